@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create (or reuse) the virtual environment .venv and install xfer with the given extras,
+# taking every dependency as a pre-built wheel at the versions pinned in constraints.txt.
+# Usage: bash scripts/setup_env.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-test}"
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+venv="${XFER_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    echo "xfer: creating virtual environment $venv with $("$python" --version)"
+    "$python" -m venv "$venv"
+fi
+echo "xfer: installing xfer[$extras] into $venv (pinned wheels, nothing compiled)"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet --only-binary=:all: -c constraints.txt -e ".[$extras]"

@@ -1,0 +1,9 @@
+"""xfer: deep transfer learning for Apache MXNet.
+
+A re-build of Amazon's Xfer (``xfer-ml`` 1.1) on today's Python stack. Hand xfer a trained
+*source* network and a small labelled *target* data set and it repurposes the network for
+the new task. GPy is imported only when a Gaussian-process repurposer is first used.
+"""
+__version__ = '1.1.0'
+
+from . import model_handler  # noqa: E402,F401

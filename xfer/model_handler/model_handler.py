@@ -1,0 +1,447 @@
+"""Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
+import contextlib
+import os
+from collections import OrderedDict
+
+import mxnet as mx
+import numpy as np
+
+from . import consts
+from .exceptions import ModelArchitectureError, ModelError
+from .feature_buffer import FeatureBuffer
+from .symbol_graph import SymbolGraph
+
+_SUBGRAPH_BACKEND_VARIABLE = 'MXNET_SUBGRAPH_BACKEND'
+
+
+class ModelHandler:
+    """Holds a copy of a module's network and parameters, and edits and runs that copy.
+
+    Parameters
+    ----------
+    module : mx.mod.Module
+        The source network. Its symbol and parameters are copied: edits never touch it.
+    context_function : callable, default ``mx.context.cpu``
+        ``mx.cpu`` or ``mx.gpu``; the handler runs on ``context_function(0..num_devices-1)``.
+    num_devices : int, default 1
+        How many devices of that kind to split each batch over.
+    data_name : str, default ``'data'``
+        Name of the network's data input.
+
+    Attributes
+    ----------
+    symbol : mx.sym.Symbol
+        The (edited) network.
+    arg_params, aux_params : dict of str to mx.nd.NDArray
+        Trained parameters of the network; edits drop the ones the network no longer uses.
+
+    Examples
+    --------
+    >>> handler = ModelHandler(module)                       # doctest: +SKIP
+    >>> handler.drop_layer_top(2)                            # doctest: +SKIP
+    >>> features, labels = handler.get_layer_output(iterator, ['fc1'])  # doctest: +SKIP
+    """
+
+    def __init__(self, module, context_function=mx.context.cpu, num_devices=1, data_name='data'):
+        if not isinstance(module, mx.mod.Module):
+            raise TypeError('module must be an mxnet.mod.Module, got {}'.format(type(module).__name__))
+        _check_device_arguments(context_function, num_devices)
+        self.symbol = mx.sym.load_json(module.symbol.tojson())
+        self.arg_params, self.aux_params = _copied_module_params(module)
+        self.context_function = context_function
+        self.num_devices = num_devices
+        self.data_name = data_name
+        self._check_has_data_input(self.symbol)
+        self._frozen_parameter_names = set()
+        self._feature_module_cache = None
+
+    # ----------------------------------------------------------------------------- inspection
+    @property
+    def layer_names(self):
+        """Names of the network's layers (operator nodes) from input to output."""
+        return self._graph().layer_names
+
+    def get_layer_type(self, layer_name):
+        """MXNet operator of a layer, e.g. ``'Convolution'``; unknown name -> ValueError."""
+        return self._graph().layer_type(layer_name)
+
+    def get_layer_names_matching_type(self, layer_type):
+        """Names of the layers whose operator is ``layer_type`` (any case), in graph order."""
+        graph = self._graph()
+        wanted = str(layer_type).lower()
+        return [name for name in graph.layer_names if graph.layer_type(name).lower() == wanted]
+
+    def get_layer_parameters(self, layer_names):
+        """Names of the arg and aux params of the given layers, e.g. ``['conv1_weight', 'conv1_bias']``."""
+        _check_is_list(layer_names, 'layer_names')
+        return self._graph().parameter_names(layer_names, self._argument_parameter_names(self.symbol),
+                                             self.symbol.list_auxiliary_states())
+
+    def visualize_net(self):
+        """A graphviz drawing of the network (``mx.viz.plot_network``)."""
+        return mx.viz.plot_network(self.symbol, title='xfer model', hide_weights=True)
+
+    def save_symbol(self, model_name):
+        """Write the network to ``<model_name>-symbol.json``."""
+        self.symbol.save('{}-symbol.json'.format(model_name))
+
+    def summary(self, data_shape, print_fn=None):
+        """Print every layer with its type, output shape, parameter count and trainability.
+
+        Parameters
+        ----------
+        data_shape : tuple of int
+            Shape of one data batch, batch axis first, e.g. ``(1, 1, 28, 28)``.
+        print_fn : callable, optional
+            Receives each line of the table; ``print`` by default.
+
+        The *trainable* column says ``no`` for layers whose params were frozen by the last
+        :meth:`get_module` call, ``partly`` when only some were, ``-`` for layers with no params.
+        """
+        print_fn = print_fn or print
+        rows = self._summary_rows(tuple(data_shape))
+        header = ('Layer', 'Type', 'Output shape', 'Params', 'Trainable')
+        widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+        line = '  '.join('{:<%d}' % width for width in widths)
+        ruler = '-' * (sum(widths) + 2 * (len(widths) - 1))
+        print_fn(line.format(*header))
+        print_fn(ruler)
+        for row in rows:
+            print_fn(line.format(*[str(cell) for cell in row]))
+        print_fn(ruler)
+        total = sum(row[3] for row in rows)
+        frozen = sum(row[3] for row in rows if row[4] == 'no')
+        print_fn('Total params: {:,}  (trainable: {:,}, frozen: {:,})'.format(total, total - frozen, frozen))
+
+    # -------------------------------------------------------------------------------- editing
+    def drop_layer_top(self, num_layers_to_drop=1):
+        """Remove ``num_layers_to_drop`` layers from the output end of the network."""
+        self._check_drop_count(num_layers_to_drop)
+        symbol = self.symbol
+        for _ in range(num_layers_to_drop):
+            symbol = SymbolGraph(symbol, self.data_name).without_top_layer()
+        self.update_sym(symbol)
+
+    def drop_layer_bottom(self, num_layers_to_drop=1):
+        """Remove layers from the input end; the first remaining layer then reads the data."""
+        self._check_drop_count(num_layers_to_drop)
+        symbol = self.symbol
+        for _ in range(num_layers_to_drop):
+            symbol = SymbolGraph(symbol, self.data_name).without_bottom_layer()
+        self.update_sym(symbol)
+
+    def add_layer_top(self, layer_list):
+        """Wire the symbols of ``layer_list``, in order, onto the network's output.
+
+        Each symbol is built on an implicit input, e.g.
+        ``[mx.sym.FullyConnected(name='fc_new', num_hidden=4), mx.sym.SoftmaxOutput(name='softmax')]``.
+        """
+        symbol = self.symbol
+        for layer in self._checked_new_layers(layer_list):
+            graph = SymbolGraph(symbol, self.data_name)
+            head_id = graph.single_head('add layers to the top')[0]
+            if graph.is_loss_layer(head_id):
+                raise ModelError("Cannot add layer '{}' above '{}': that is a loss/output layer (it reads "
+                                 "a label); drop it first".format(layer.name, graph.nodes[head_id]['name']))
+            symbol = _stacked_on(layer, symbol)
+        self.update_sym(symbol)
+
+    def add_layer_bottom(self, layer_list):
+        """Insert the symbols of ``layer_list``, in order, between the data input and the network."""
+        layers = self._checked_new_layers(layer_list)
+        for layer in layers:
+            labels = [name for name in layer.list_arguments() if name.endswith(consts.LABEL_SUFFIX)]
+            if labels:
+                raise ModelError("Cannot add layer '{}' at the bottom: it is a loss/output layer (it reads "
+                                 "{})".format(layer.name, labels))
+        below = mx.sym.var(self.data_name)
+        for layer in layers:
+            below = _stacked_on(layer, below)
+        self.update_sym(self.symbol(**{self.data_name: below}))
+
+    def update_sym(self, new_symbol):
+        """Replace the network; params that ``new_symbol`` no longer uses are dropped."""
+        if not isinstance(new_symbol, mx.sym.Symbol):
+            raise TypeError('new_symbol must be an mxnet.sym.Symbol, got {}'.format(type(new_symbol).__name__))
+        self._check_has_data_input(new_symbol)
+        arguments = set(new_symbol.list_arguments())
+        auxiliary = set(new_symbol.list_auxiliary_states())
+        self.symbol = new_symbol
+        self.arg_params = {name: value for name, value in self.arg_params.items() if name in arguments}
+        self.aux_params = {name: value for name, value in self.aux_params.items() if name in auxiliary}
+
+    # ----------------------------------------------------------------------- building, running
+    def get_module(self, iterator, fixed_layer_parameters=None, random_layer_parameters=None):
+        """A new module of the network bound to ``iterator``'s shapes, ready for ``fit``.
+
+        Params are Xavier-initialised (gaussian, factor 'in', magnitude 2), then the handler's
+        trained params are copied in, except ``random_layer_parameters``. Params named in
+        ``fixed_layer_parameters`` are frozen; a BatchNorm layer whose gamma and beta are both
+        frozen also keeps its moving mean and variance (it normalises with them, as Keras does).
+        Names that the network does not have are ignored.
+        """
+        self._check_iterator(iterator)
+        known = set(self._argument_parameter_names(self.symbol)) | set(self.symbol.list_auxiliary_states())
+        fixed = set(fixed_layer_parameters or []) & known
+        random = set(random_layer_parameters or []) & known
+        graph = self._graph()
+        frozen_batch_norms = [name for name in self.get_layer_names_matching_type(consts.BATCH_NORM)
+                              if self._arguments_all_in(name, fixed)]
+        symbol = graph.with_global_stats(frozen_batch_norms) if frozen_batch_norms else self.symbol
+        fixed |= set(self.get_layer_parameters(frozen_batch_norms))
+        data_shapes, label_shapes = _input_shapes(iterator, symbol)
+        expected = _parameter_shapes(symbol, data_shapes + label_shapes)
+        arg_params = {k: v for k, v in self.arg_params.items() if k not in random}
+        aux_params = {k: v for k, v in self.aux_params.items() if k not in random}
+        _check_parameter_shapes(expected, dict(arg_params, **aux_params), required=())
+        module = mx.mod.Module(symbol, data_names=[d.name for d in data_shapes],
+                               label_names=[l.name for l in label_shapes], context=self._contexts(),
+                               fixed_param_names=sorted(fixed & set(symbol.list_arguments())))
+        module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None)
+        module.init_params(initializer=mx.init.Xavier(**consts.XAVIER_ARGS), arg_params=arg_params,
+                           aux_params=aux_params, allow_missing=True, allow_extra=True)
+        self._frozen_parameter_names = fixed
+        return module
+
+    def get_layer_output(self, data_iterator, layer_names):
+        """Run the data through the network and return the outputs of the given layers.
+
+        Returns
+        -------
+        features : OrderedDict of str to np.ndarray
+            Per layer, in the order asked, its outputs flattened to ``(n_samples, n_features)``.
+        labels : np.ndarray of int, or None
+            The iterator's labels (None if it provides none). Padding of the last batch is removed.
+        """
+        self._check_iterator(data_iterator)
+        _check_is_list(layer_names, 'layer_names')
+        if not layer_names:
+            raise ValueError('layer_names is empty: name at least one layer of {}'.format(self.layer_names))
+        graph = self._graph()
+        for name in layer_names:
+            graph.layer_id(name)
+        with _graph_fusion_disabled(len(layer_names) > 1):
+            module, expected = self._feature_module(data_iterator, layer_names)
+            needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
+            _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
+            module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
+            return _collect_outputs(module, data_iterator, layer_names)
+
+    # -------------------------------------------------------------------------------- helpers
+    def _graph(self):
+        return SymbolGraph(self.symbol, self.data_name)
+
+    def _contexts(self):
+        return [self.context_function(i) for i in range(self.num_devices)]
+
+    def _argument_parameter_names(self, symbol):
+        """Arguments of ``symbol`` that are trainable params: neither the data nor a label."""
+        return [name for name in symbol.list_arguments()
+                if name != self.data_name and not name.endswith(consts.LABEL_SUFFIX)]
+
+    def _arguments_all_in(self, layer_name, names):
+        arguments = set(self._argument_parameter_names(self.symbol))
+        own = [name for name in self.get_layer_parameters([layer_name]) if name in arguments]
+        return bool(own) and set(own) <= names
+
+    def _check_has_data_input(self, symbol):
+        if self.data_name not in symbol.list_arguments():
+            raise ValueError("The network has no data input named '{}'; its inputs are {}".format(
+                self.data_name, symbol.list_arguments()))
+
+    def _check_drop_count(self, num_layers_to_drop):
+        if not isinstance(num_layers_to_drop, (int, np.integer)) or isinstance(num_layers_to_drop, bool):
+            raise TypeError('num_layers_to_drop must be an int, got {!r}'.format(num_layers_to_drop))
+        if num_layers_to_drop < 1:
+            raise ValueError('num_layers_to_drop must be at least 1, got {}'.format(num_layers_to_drop))
+        layer_count = len(self.layer_names)
+        if num_layers_to_drop >= layer_count:
+            raise ModelError('Cannot drop {} layers: the model has only {} ({}); at least one must '
+                             'remain'.format(num_layers_to_drop, layer_count, self.layer_names))
+
+    def _check_iterator(self, iterator):
+        if not isinstance(iterator, mx.io.DataIter):
+            raise TypeError('Expected an mxnet.io.DataIter, got {}'.format(type(iterator).__name__))
+        data_names = [d.name for d in iterator.provide_data]
+        if self.data_name not in data_names:
+            raise ValueError("The iterator provides data named {} but the network reads '{}'".format(
+                data_names, self.data_name))
+
+    def _checked_new_layers(self, layer_list):
+        """The symbols of ``layer_list`` after checking types and that their names are new."""
+        _check_is_list(layer_list, 'layer_list')
+        if not layer_list:
+            raise ValueError('layer_list is empty: give at least one mx.sym.Symbol')
+        taken = set(self.layer_names)
+        for index, layer in enumerate(layer_list):
+            if not isinstance(layer, mx.sym.Symbol):
+                raise TypeError('layer_list[{}] must be an mxnet.sym.Symbol, got {}'.format(
+                    index, type(layer).__name__))
+            if len(layer.list_outputs()) != 1:
+                raise ValueError('layer_list[{}] has {} outputs {}; a layer must have one'.format(
+                    index, len(layer.list_outputs()), layer.list_outputs()))
+            for name in SymbolGraph(layer, self.data_name).layer_names:
+                if name in taken:
+                    raise ValueError("A layer named '{}' is already in the model; give the new layer "
+                                     "another name".format(name))
+                taken.add(name)
+        return layer_list
+
+    def _feature_module(self, iterator, layer_names):
+        """A module that outputs the given layers, bound once and reused while shapes repeat."""
+        key = (self.symbol.tojson(), tuple(layer_names),
+               tuple((d.name, tuple(d.shape)) for d in iterator.provide_data),
+               tuple(str(context) for context in self._contexts()))
+        if self._feature_module_cache is None or self._feature_module_cache[0] != key:
+            outputs = _grouped_outputs(self.symbol, layer_names)
+            data_shapes, label_shapes = _input_shapes(iterator, outputs)
+            module = mx.mod.Module(outputs, data_names=[d.name for d in data_shapes],
+                                   label_names=[l.name for l in label_shapes], context=self._contexts())
+            module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None, for_training=False)
+            expected = _parameter_shapes(outputs, data_shapes + label_shapes)
+            self._feature_module_cache = (key, (module, expected))
+        return self._feature_module_cache[1]
+
+    def _summary_rows(self, data_shape):
+        graph = self._graph()
+        internals = self.symbol.get_internals()
+        _, output_shapes, _ = internals.infer_shape_partial(**{self.data_name: data_shape})
+        shape_of_output = dict(zip(internals.list_outputs(), output_shapes))
+        param_shapes = _parameter_shapes(self.symbol, [mx.io.DataDesc(self.data_name, data_shape)],
+                                         partial=True)
+        rows = []
+        for name in graph.layer_names:
+            params = self.get_layer_parameters([name])
+            count = sum(int(np.prod(param_shapes[p])) for p in params if param_shapes.get(p))
+            shape = shape_of_output.get(_output_name(internals, name))
+            rows.append((name, graph.layer_type(name), _shape_text(shape), count,
+                         _trainability(params, self._frozen_parameter_names)))
+        return rows
+
+
+# ---------------------------------------------------------------------------- module helpers
+def _check_device_arguments(context_function, num_devices):
+    if not callable(context_function):
+        raise TypeError('context_function must be mx.cpu or mx.gpu, got {!r}'.format(context_function))
+    if not isinstance(num_devices, (int, np.integer)) or isinstance(num_devices, bool) or num_devices < 1:
+        raise ValueError('num_devices must be a positive int, got {!r}'.format(num_devices))
+
+
+def _check_is_list(value, name):
+    if not isinstance(value, list):
+        raise TypeError('{} must be a list, got {}'.format(name, type(value).__name__))
+
+
+def _copied_module_params(module):
+    """Copies of a module's params: live ones when bound and initialised, else the stored ones."""
+    if module.binded and module.params_initialized:
+        arg_params, aux_params = module.get_params()
+    else:
+        arg_params, aux_params = module._arg_params or {}, module._aux_params or {}
+    return ({name: value.copy() for name, value in arg_params.items()},
+            {name: value.copy() for name, value in aux_params.items()})
+
+
+def _stacked_on(layer, below):
+    """``layer`` with its implicit (first) input replaced by the output of ``below``."""
+    return layer(**{layer.list_arguments()[0]: below})
+
+
+def _output_name(internals, layer_name):
+    """The name under which ``get_internals()`` lists a layer's (first) output."""
+    outputs = internals.list_outputs()
+    for candidate in (layer_name + consts.OUTPUT_SUFFIX, layer_name + consts.OUTPUT_SUFFIX + '0'):
+        if candidate in outputs:
+            return candidate
+    raise ValueError("Layer '{}' has no output in the network".format(layer_name))
+
+
+def _grouped_outputs(symbol, layer_names):
+    """One symbol whose outputs are the given layers' outputs."""
+    internals = symbol.get_internals()
+    return mx.sym.Group([internals[_output_name(internals, name)] for name in layer_names])
+
+
+@contextlib.contextmanager
+def _graph_fusion_disabled(disabled):
+    """Keep MXNet from fusing layers (MKL-DNN subgraphs) while binding and running, if ``disabled``.
+
+    MXNet 1.9.1 fuses e.g. Convolution + relu even when the convolution's own output is also
+    asked for, and then returns the fused result for both; a network with several requested
+    outputs must therefore run unfused to be correct.
+    """
+    previous = os.environ.get(_SUBGRAPH_BACKEND_VARIABLE)
+    if disabled:
+        os.environ[_SUBGRAPH_BACKEND_VARIABLE] = 'NONE'
+    try:
+        yield
+    finally:
+        if disabled:
+            _restore_variable(_SUBGRAPH_BACKEND_VARIABLE, previous)
+
+
+def _restore_variable(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _input_shapes(iterator, symbol):
+    """The iterator's data descriptions, and those of its labels that ``symbol`` reads."""
+    arguments = set(symbol.list_arguments())
+    labels = [label for label in iterator.provide_label if label.name in arguments]
+    provided = {label.name for label in labels}
+    missing = [name for name in arguments if name.endswith(consts.LABEL_SUFFIX) and name not in provided]
+    if missing:
+        raise ValueError('The network reads labels {} that the iterator does not provide (it provides '
+                         '{})'.format(missing, [label.name for label in iterator.provide_label]))
+    return list(iterator.provide_data), labels
+
+
+def _parameter_shapes(symbol, input_descriptions, partial=False):
+    """Shapes of every argument and auxiliary state of ``symbol`` for the given input shapes."""
+    infer = symbol.infer_shape_partial if partial else symbol.infer_shape
+    arg_shapes, _, aux_shapes = infer(**{d.name: tuple(d.shape) for d in input_descriptions})
+    return dict(zip(symbol.list_arguments() + symbol.list_auxiliary_states(), arg_shapes + aux_shapes))
+
+
+def _check_parameter_shapes(expected, params, required):
+    """Raise ModelArchitectureError for a required param that is missing or a param of the wrong shape."""
+    missing = sorted(name for name in required if name not in params)
+    if missing:
+        raise ModelArchitectureError('The network needs params {} that the handler does not have'.format(
+            missing))
+    for name, value in params.items():
+        if name in expected and tuple(value.shape) != tuple(expected[name]):
+            raise ModelArchitectureError("Param '{}' has shape {} but the network needs shape {}".format(
+                name, tuple(value.shape), tuple(expected[name])))
+
+
+def _collect_outputs(module, iterator, layer_names):
+    """Forward every batch once and gather the outputs, without the last batch's padding."""
+    expected_rows = getattr(iterator, 'num_data', None)
+    feature_buffers = [FeatureBuffer(expected_rows) for _ in layer_names]
+    label_buffer = FeatureBuffer(expected_rows)
+    iterator.reset()
+    for batch in iterator:
+        module.forward(batch, is_train=False)
+        valid = batch.data[0].shape[0] - (batch.pad or 0)
+        for buffer, output in zip(feature_buffers, module.get_outputs()):
+            buffer.append(output[:valid].asnumpy())
+        if batch.label:
+            label_buffer.append(batch.label[0][:valid].asnumpy())
+    features = OrderedDict((name, buffer.result()) for name, buffer in zip(layer_names, feature_buffers))
+    labels = label_buffer.result().ravel().astype(int) if iterator.provide_label else None
+    return features, labels
+
+
+def _shape_text(shape):
+    return str(tuple(shape)) if shape else '?'
+
+
+def _trainability(params, frozen):
+    if not params:
+        return '-'
+    frozen_count = sum(name in frozen for name in params)
+    return 'yes' if frozen_count == 0 else ('no' if frozen_count == len(params) else 'partly')
