@@ -7,3 +7,10 @@ the new task. GPy is imported only when a Gaussian-process repurposer is first u
 __version__ = '1.1.0'
 
 from . import model_handler  # noqa: E402,F401
+from .repurposer import Repurposer  # noqa: E402
+from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
+from .lr_repurposer import LrRepurposer  # noqa: E402
+from .svm_repurposer import SvmRepurposer  # noqa: E402
+from .loading import load  # noqa: E402
+
+__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'load', 'model_handler']

@@ -1,0 +1,95 @@
+"""Repurposers that train a classifier (a meta-model) on features of the source network."""
+from abc import abstractmethod
+from collections import OrderedDict
+
+import mxnet as mx
+import numpy as np
+
+from .meta_model_data import MetaModelData
+from .model_handler import ModelHandler
+from .repurposer import Repurposer
+
+__all__ = ['MetaModelRepurposer', 'MetaModelData']
+
+
+class MetaModelRepurposer(Repurposer):
+    """Extract features from ``feature_layer_names`` of the source network, then fit a meta-model.
+
+    A subclass implements four hooks and extends :meth:`get_params`:
+    ``_train_model_from_features(features, labels, feature_indices_per_layer)`` returns the
+    trained meta-model, ``_predict_probability_from_features(features)`` and
+    ``_predict_label_from_features(features)`` use it, and ``serialize(file_prefix)`` /
+    ``deserialize(input_dict)`` save and restore it.
+
+    Parameters
+    ----------
+    source_model : mx.mod.Module
+    feature_layer_names : list of str
+        Layers of the source network whose outputs, side by side, are the features.
+    context_function, num_devices
+        Where the source network runs, see :class:`~xfer.Repurposer`.
+    """
+
+    def __init__(self, source_model, feature_layer_names, context_function=mx.context.cpu, num_devices=1):
+        super().__init__(source_model, context_function, num_devices)
+        if not isinstance(source_model, mx.mod.Module):
+            raise TypeError('source_model must be an mxnet.mod.Module, got {}'.format(type(source_model).__name__))
+        self.feature_layer_names = feature_layer_names
+        self._model_handler = ModelHandler(source_model, self.context_function, num_devices)
+        _check_layer_names(feature_layer_names, self._model_handler.layer_names)
+
+    def repurpose(self, train_iterator):
+        """Extract features of the training data and fit the meta-model on them."""
+        data = self.get_features_from_source_model(train_iterator)
+        if data.labels is None:
+            raise ValueError('The training iterator provides no labels: a meta-model needs them')
+        self.target_model = self._train_model_from_features(data.features, data.labels,
+                                                            data.feature_indices_per_layer)
+        self.provide_data = list(train_iterator.provide_data)
+        self.provide_label = list(train_iterator.provide_label)
+
+    def predict_probability(self, test_iterator):
+        self._check_fitted()
+        return self._predict_probability_from_features(self.get_features_from_source_model(test_iterator).features)
+
+    def predict_label(self, test_iterator):
+        self._check_fitted()
+        return self._predict_label_from_features(self.get_features_from_source_model(test_iterator).features)
+
+    def get_features_from_source_model(self, data_iterator):
+        """One pass of the data through the source network: :class:`MetaModelData` of the feature layers."""
+        outputs, labels = self._model_handler.get_layer_output(data_iterator, self.feature_layer_names)
+        indices, start = OrderedDict(), 0
+        for name, output in outputs.items():
+            indices[name] = np.arange(start, start + output.shape[1])
+            start += output.shape[1]
+        arrays = list(outputs.values())
+        features = arrays[0] if len(arrays) == 1 else np.hstack(arrays)
+        return MetaModelData(features, indices, labels)
+
+    def get_params(self):
+        return dict(super().get_params(), feature_layer_names=list(self.feature_layer_names))
+
+    @abstractmethod
+    def _train_model_from_features(self, features, labels, feature_indices_per_layer):
+        """Fit and return the meta-model."""
+
+    @abstractmethod
+    def _predict_probability_from_features(self, features):
+        """Class probabilities of the meta-model, shape ``(n_samples, n_classes)``."""
+
+    @abstractmethod
+    def _predict_label_from_features(self, features):
+        """Classes predicted by the meta-model, shape ``(n_samples,)``."""
+
+
+def _check_layer_names(feature_layer_names, layer_names):
+    if not isinstance(feature_layer_names, list):
+        raise TypeError('feature_layer_names must be a list of layer names, got {}'.format(
+            type(feature_layer_names).__name__))
+    if not feature_layer_names:
+        raise ValueError('feature_layer_names is empty: name at least one layer of {}'.format(layer_names))
+    unknown = [name for name in feature_layer_names if name not in layer_names]
+    if unknown:
+        raise ValueError('feature_layer_names {} are not layers of the source model; its layers are {}'.format(
+            unknown, layer_names))
