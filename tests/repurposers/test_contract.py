@@ -1,0 +1,204 @@
+"""One contract that every repurposer passes, in the style of scikit-learn's estimator checks.
+
+A repurposer joins by one line in REPURPOSER_FACTORIES: a factory taking the source model.
+"""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier
+
+import xfer
+from xfer import serialization
+from tests.conftest import load_source_module
+
+FEATURE_LAYERS = ['fc1']
+TARGET_CLASSES = [5, 6, 7]
+
+
+class KnnRepurposer(xfer.MetaModelRepurposer):
+    """The talk's custom repurposer: k nearest neighbours on source features, written as a user would."""
+
+    def __init__(self, source_model, feature_layer_names, context_function=mx.cpu, num_devices=1, n_neighbors=5):
+        super().__init__(source_model, feature_layer_names, context_function, num_devices)
+        self.n_neighbors = n_neighbors
+
+    def get_params(self):
+        return dict(super().get_params(), n_neighbors=self.n_neighbors)
+
+    def _train_model_from_features(self, features, labels, feature_indices_per_layer):
+        return KNeighborsClassifier(n_neighbors=self.n_neighbors).fit(features, labels)
+
+    def _predict_probability_from_features(self, features):
+        return self.target_model.predict_proba(features)
+
+    def _predict_label_from_features(self, features):
+        return self.target_model.predict(features)
+
+    def serialize(self, file_prefix):
+        return {'features': serialization.encode_array(self.target_model._fit_X),
+                'labels': serialization.encode_array(self.target_model._y)}
+
+    def deserialize(self, input_dict):
+        path, saved = input_dict['file_prefix'] + '.json', input_dict['target_model']
+        features = serialization.decode_array(saved['features'], path, 'features')
+        labels = serialization.decode_array(saved['labels'], path, 'labels')
+        self.target_model = KNeighborsClassifier(n_neighbors=self.n_neighbors).fit(features, labels)
+
+
+REPURPOSER_FACTORIES = {
+    'lr': lambda source: xfer.LrRepurposer(source, FEATURE_LAYERS),
+    'svm': lambda source: xfer.SvmRepurposer(source, FEATURE_LAYERS, enable_probability_estimates=True),
+    'svm_rbf': lambda source: xfer.SvmRepurposer(source, ['fc1', 'pool2'], kernel='rbf', gamma=0.01,
+                                                 enable_probability_estimates=True),
+    'knn': lambda source: KnnRepurposer(source, FEATURE_LAYERS, n_neighbors=3),
+}
+#: Repurposers whose predicted label is not defined as the most probable class (Platt scaling).
+LABEL_NOT_ARGMAX = {'svm', 'svm_rbf'}
+
+
+@pytest.fixture(scope='module')
+def target_task(mnist_digits):
+    """Digits the source never saw, relabelled 0..2: 60 to train on, the rest (~30) to test."""
+    images, labels = mnist_digits
+    keep = np.isin(labels, TARGET_CLASSES)
+    images, labels = images[keep], labels[keep] - TARGET_CLASSES[0]
+    return (images[:60], labels[:60]), (images[60:], labels[60:])
+
+
+def _iterator(images, labels, batch_size=16):
+    return mx.io.NDArrayIter(images, labels, batch_size=batch_size, label_name='softmax_label')
+
+
+@pytest.fixture(scope='module', params=sorted(REPURPOSER_FACTORIES))
+def fitted(request, target_task):
+    """Each repurposer, repurposed once on the target task (shared by the checks below)."""
+    repurposer = REPURPOSER_FACTORIES[request.param](load_source_module('lenet_mnist04'))
+    repurposer.repurpose(_iterator(*target_task[0]))
+    return request.param, repurposer
+
+
+def test_predictions_have_the_right_shapes_and_are_probabilities(fitted, target_task):
+    name, repurposer = fitted
+    test_images, test_labels = target_task[1]
+    probabilities = repurposer.predict_probability(_iterator(test_images, test_labels))
+    labels = repurposer.predict_label(_iterator(test_images, test_labels))
+    assert probabilities.shape == (len(test_labels), len(TARGET_CLASSES))
+    assert labels.shape == (len(test_labels),)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+    if name not in LABEL_NOT_ARGMAX:
+        np.testing.assert_array_equal(labels, probabilities.argmax(axis=1))
+    assert (labels == test_labels).mean() > 0.6
+
+
+def test_repurpose_records_the_training_shapes(fitted):
+    _, repurposer = fitted
+    assert repurposer.target_model is not None
+    assert [(d.name, d.shape) for d in repurposer.provide_data] == [('data', (16, 1, 28, 28))]
+    assert [(d.name, d.shape) for d in repurposer.provide_label] == [('softmax_label', (16,))]
+
+
+def test_get_params_rebuilds_an_unfitted_twin(fitted):
+    _, repurposer = fitted
+    params = repurposer.get_params()
+    assert params['context_function'] == 'cpu' and params['num_devices'] == 1
+    twin = type(repurposer)(repurposer.source_model, **params)
+    assert twin.get_params() == params
+    assert twin.target_model is None and twin.context_function is mx.cpu
+    json.dumps(params)
+
+
+@pytest.mark.parametrize('with_source', [True, False])
+def test_save_then_load_predicts_identically(fitted, target_task, tmp_path, with_source):
+    _, repurposer = fitted
+    test_iterator = _iterator(*target_task[1])
+    repurposer.save_repurposer('saved', str(tmp_path), save_source_model=with_source)
+    assert os.path.isfile(tmp_path / 'saved.json')
+    assert os.path.isfile(tmp_path / 'saved_source-symbol.json') == with_source
+    assert os.path.isfile(tmp_path / 'saved_source-0000.params') == with_source
+    loaded = xfer.load('saved', str(tmp_path), source_model=None if with_source else repurposer.source_model)
+    assert type(loaded) is type(repurposer)
+    assert loaded.get_params() == repurposer.get_params()
+    np.testing.assert_array_equal(loaded.predict_probability(test_iterator),
+                                  repurposer.predict_probability(test_iterator))
+    np.testing.assert_array_equal(loaded.predict_label(test_iterator), repurposer.predict_label(test_iterator))
+    saved = json.loads((tmp_path / 'saved.json').read_text())
+    assert saved['repurposer_class'] == type(repurposer).__name__
+    assert saved['version'] == xfer.__version__
+    assert saved['parameters'] == repurposer.get_params()
+    assert saved['provide_data'] == [['data', [16, 1, 28, 28]]]
+    assert saved['last_layer_name'] == 'softmax'
+
+
+def test_meta_models_save_their_source_by_default(fitted, tmp_path):
+    _, repurposer = fitted
+    repurposer.save_repurposer('by_default', str(tmp_path))
+    assert os.path.isfile(tmp_path / 'by_default_source-symbol.json')
+
+
+@pytest.mark.parametrize('name', sorted(REPURPOSER_FACTORIES))
+def test_using_it_before_repurpose_says_to_repurpose_first(name, lenet_module, mnist_iterator, tmp_path):
+    repurposer = REPURPOSER_FACTORIES[name](lenet_module)
+    assert repurposer.target_model is None
+    for call in (lambda: repurposer.predict_probability(mnist_iterator),
+                 lambda: repurposer.predict_label(mnist_iterator),
+                 lambda: repurposer.save_repurposer('early', str(tmp_path))):
+        with pytest.raises(ValueError, match=r'call repurpose\(train_iterator\) first'):
+            call()
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize('name', sorted(REPURPOSER_FACTORIES))
+def test_a_source_that_is_not_a_module_is_rejected(name):
+    with pytest.raises(TypeError, match='source_model must be an mxnet.mod.Module, got str'):
+        REPURPOSER_FACTORIES[name]('lenet.params')
+
+
+@pytest.mark.parametrize('layers, error, message', [
+    ('fc1', TypeError, 'feature_layer_names must be a list of layer names, got str'),
+    ([], ValueError, 'feature_layer_names is empty'),
+    (['fc1', 'fc9'], ValueError, r"feature_layer_names \['fc9'\] are not layers of the source model"),
+])
+def test_feature_layer_names_are_checked(lenet_module, layers, error, message):
+    for factory in (xfer.LrRepurposer, xfer.SvmRepurposer, KnnRepurposer):
+        with pytest.raises(error, match=message):
+            factory(lenet_module, layers)
+
+
+def test_features_of_several_layers_sit_side_by_side(lenet_module, mnist_iterator):
+    repurposer = xfer.LrRepurposer(lenet_module, ['fc2', 'pool1', 'fc1'])
+    data = repurposer.get_features_from_source_model(mnist_iterator)
+    assert list(data.feature_indices_per_layer) == ['fc2', 'pool1', 'fc1']
+    widths = {name: len(indices) for name, indices in data.feature_indices_per_layer.items()}
+    assert widths == {'fc2': 5, 'pool1': 20 * 12 * 12, 'fc1': 128}
+    assert data.features.shape == (300, 5 + 2880 + 128)
+    alone, labels = repurposer._model_handler.get_layer_output(mnist_iterator, ['fc1'])
+    np.testing.assert_allclose(data.features[:, data.feature_indices_per_layer['fc1']], alone['fc1'],
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(data.labels, labels)
+
+
+def test_svm_without_probability_estimates_says_how_to_get_them(lenet_module, target_task):
+    repurposer = xfer.SvmRepurposer(lenet_module, FEATURE_LAYERS)
+    repurposer.repurpose(_iterator(*target_task[0]))
+    assert repurposer.predict_label(_iterator(*target_task[1])).shape == (len(target_task[1][1]),)
+    with pytest.raises(ValueError, match='build it with enable_probability_estimates=True'):
+        repurposer.predict_probability(_iterator(*target_task[1]))
+
+
+def test_training_needs_labels(lenet_module, target_task):
+    unlabelled = mx.io.NDArrayIter(target_task[0][0], batch_size=16)
+    with pytest.raises(ValueError, match='The training iterator provides no labels'):
+        xfer.LrRepurposer(lenet_module, FEATURE_LAYERS).repurpose(unlabelled)
+
+
+def test_lr_is_balanced_l2_multinomial_logistic_regression(fitted):
+    name, repurposer = fitted
+    if name != 'lr':
+        pytest.skip('checks the logistic regression only')
+    model = repurposer.target_model
+    assert model.penalty == 'l2' and model.class_weight == 'balanced' and model.C == 1.0 and model.tol == 1e-4
+    assert model.coef_.shape == (len(TARGET_CLASSES), 128)
