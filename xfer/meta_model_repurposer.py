@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 
 from .meta_model_data import MetaModelData
-from .model_handler import ModelHandler
+from .model_handler import ModelHandler, as_module
 from .repurposer import Repurposer
 
 __all__ = ['MetaModelRepurposer', 'MetaModelData']
@@ -23,7 +23,7 @@ class MetaModelRepurposer(Repurposer):
 
     Parameters
     ----------
-    source_model : mx.mod.Module
+    source_model : mx.mod.Module or mx.gluon.HybridBlock
     feature_layer_names : list of str
         Layers of the source network whose outputs, side by side, are the features.
     context_function, num_devices
@@ -32,10 +32,8 @@ class MetaModelRepurposer(Repurposer):
 
     def __init__(self, source_model, feature_layer_names, context_function=mx.context.cpu, num_devices=1):
         super().__init__(source_model, context_function, num_devices)
-        if not isinstance(source_model, mx.mod.Module):
-            raise TypeError('source_model must be an mxnet.mod.Module, got {}'.format(type(source_model).__name__))
         self.feature_layer_names = feature_layer_names
-        self._model_handler = ModelHandler(source_model, self.context_function, num_devices)
+        self._model_handler = ModelHandler(as_module(source_model), self.context_function, num_devices)
         _check_layer_names(feature_layer_names, self._model_handler.layer_names)
 
     def repurpose(self, train_iterator):

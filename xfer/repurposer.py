@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 import mxnet as mx
 
 from . import serialization
+from .model_handler import as_module
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
 
@@ -116,8 +117,7 @@ class Repurposer(ABC):
 
     def _last_layer_name(self):
         """Name of the source network's output layer, recorded to spot a different source at load time."""
-        symbol = getattr(self.source_model, 'symbol', None)
-        return symbol.list_outputs()[0].rsplit('_output', 1)[0] if symbol is not None else None
+        return as_module(self.source_model).symbol.list_outputs()[0].rsplit('_output', 1)[0]
 
     def _warn_if_other_source(self, saved_last_layer):
         if saved_last_layer is not None and self._last_layer_name() != saved_last_layer:

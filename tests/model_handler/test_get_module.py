@@ -153,3 +153,35 @@ def test_get_module_runs_on_a_gpu(lenet_module, mnist_iterator):
     features, _ = handler.get_layer_output(mnist_iterator, ['fc1'])
     cpu_features, _ = ModelHandler(lenet_module).get_layer_output(mnist_iterator, ['fc1'])
     np.testing.assert_allclose(features['fc1'], cpu_features['fc1'], rtol=1e-4, atol=1e-5)
+
+
+def _one_sgd_step_change(handler, iterator, multipliers):
+    mx.random.seed(0)
+    module = handler.get_module(iterator, learning_rate_multipliers=multipliers)
+    before = _params(module)
+    module.init_optimizer(optimizer='sgd', optimizer_params={'learning_rate': 0.05})
+    iterator.reset()
+    module.forward_backward(next(iter(iterator)))
+    module.update()
+    after = _params(module)
+    return {name: after[name] - before[name] for name in before}
+
+
+def test_learning_rate_multipliers_scale_each_params_step(lenet_module, mnist_iterator):
+    handler = ModelHandler(lenet_module)
+    transferred = handler.get_layer_parameters(['conv1', 'conv2', 'fc1'])
+    full = _one_sgd_step_change(handler, mnist_iterator, None)
+    tenth = _one_sgd_step_change(handler, mnist_iterator, {name: 0.1 for name in transferred})
+    for name in transferred:
+        np.testing.assert_allclose(tenth[name], 0.1 * full[name], rtol=1e-2, atol=1e-7)  # float32 rounding
+    np.testing.assert_allclose(tenth['fc2_weight'], full['fc2_weight'], rtol=1e-5, atol=1e-9)
+    assert np.abs(full['conv1_weight']).max() > 0
+
+
+def test_learning_rate_multipliers_are_checked(lenet_module, mnist_iterator):
+    handler = ModelHandler(lenet_module)
+    with pytest.raises(TypeError, match='learning_rate_multipliers must be a dict'):
+        handler.get_module(mnist_iterator, learning_rate_multipliers=[0.1])
+    with pytest.raises(ValueError, match=r"learning_rate_multipliers\['fc1_weight'\] must be a number >= 0, got -1"):
+        handler.get_module(mnist_iterator, learning_rate_multipliers={'fc1_weight': -1})
+    handler.get_module(mnist_iterator, learning_rate_multipliers={'nothing_weight': 0.5})

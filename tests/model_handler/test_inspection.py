@@ -49,7 +49,7 @@ def test_edits_never_touch_the_module(lenet_module):
 
 @pytest.mark.parametrize('bad', [None, 'model', mx.sym.var('data')])
 def test_constructor_rejects_what_is_not_a_module(bad):
-    with pytest.raises(TypeError, match='mxnet.mod.Module'):
+    with pytest.raises(TypeError, match='module must be an mxnet.mod.Module or a gluon.HybridBlock'):
         ModelHandler(bad)
 
 

@@ -153,7 +153,7 @@ def test_using_it_before_repurpose_says_to_repurpose_first(name, lenet_module, m
 
 @pytest.mark.parametrize('name', sorted(REPURPOSER_FACTORIES))
 def test_a_source_that_is_not_a_module_is_rejected(name):
-    with pytest.raises(TypeError, match='source_model must be an mxnet.mod.Module, got str'):
+    with pytest.raises(TypeError, match='source_model must be an mxnet.mod.Module or a gluon.HybridBlock, got str'):
         REPURPOSER_FACTORIES[name]('lenet.params')
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from . import consts
 from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
+from .gluon_source import gluon_to_module
 from .symbol_graph import SymbolGraph
 
 _SUBGRAPH_BACKEND_VARIABLE = 'MXNET_SUBGRAPH_BACKEND'
@@ -19,8 +20,9 @@ class ModelHandler:
 
     Parameters
     ----------
-    module : mx.mod.Module
+    module : mx.mod.Module or mx.gluon.HybridBlock
         The source network. Its symbol and parameters are copied: edits never touch it.
+        A Gluon block is converted with :func:`~xfer.model_handler.gluon_to_module`.
     context_function : callable, default ``mx.context.cpu``
         ``mx.cpu`` or ``mx.gpu``; the handler runs on ``context_function(0..num_devices-1)``.
     num_devices : int, default 1
@@ -43,8 +45,7 @@ class ModelHandler:
     """
 
     def __init__(self, module, context_function=mx.context.cpu, num_devices=1, data_name='data'):
-        if not isinstance(module, mx.mod.Module):
-            raise TypeError('module must be an mxnet.mod.Module, got {}'.format(type(module).__name__))
+        module = as_module(module, data_name, 'module')
         _check_device_arguments(context_function, num_devices)
         self.symbol = mx.sym.load_json(module.symbol.tojson())
         self.arg_params, self.aux_params = _copied_module_params(module)
@@ -171,13 +172,16 @@ class ModelHandler:
         self.aux_params = {name: value for name, value in self.aux_params.items() if name in auxiliary}
 
     # ----------------------------------------------------------------------- building, running
-    def get_module(self, iterator, fixed_layer_parameters=None, random_layer_parameters=None):
+    def get_module(self, iterator, fixed_layer_parameters=None, random_layer_parameters=None,
+                   learning_rate_multipliers=None):
         """A new module of the network bound to ``iterator``'s shapes, ready for ``fit``.
 
         Params are Xavier-initialised (gaussian, factor 'in', magnitude 2), then the handler's
         trained params are copied in, except ``random_layer_parameters``. Params named in
         ``fixed_layer_parameters`` are frozen; a BatchNorm layer whose gamma and beta are both
         frozen also keeps its moving mean and variance (it normalises with them, as Keras does).
+        ``learning_rate_multipliers`` (dict of param name to factor) scales the optimizer's
+        learning rate for those params, e.g. 0.1 for transferred layers (new in xfer).
         Names that the network does not have are ignored.
         """
         self._check_iterator(iterator)
@@ -188,6 +192,10 @@ class ModelHandler:
         frozen_batch_norms = [name for name in self.get_layer_names_matching_type(consts.BATCH_NORM)
                               if self._arguments_all_in(name, fixed)]
         symbol = graph.with_global_stats(frozen_batch_norms) if frozen_batch_norms else self.symbol
+        multipliers = _checked_multipliers(learning_rate_multipliers, known)
+        if multipliers:
+            symbol = SymbolGraph(symbol, self.data_name).with_attributes(
+                {name: {'__lr_mult__': repr(factor)} for name, factor in multipliers.items()})
         fixed |= set(self.get_layer_parameters(frozen_batch_norms))
         data_shapes, label_shapes = _input_shapes(iterator, symbol)
         expected = _parameter_shapes(symbol, data_shapes + label_shapes)
@@ -320,6 +328,29 @@ class ModelHandler:
 
 
 # ---------------------------------------------------------------------------- module helpers
+def as_module(source, data_name='data', argument_name='source_model'):
+    """``source`` as a module: a module as it is, a Gluon HybridBlock converted; else TypeError."""
+    if isinstance(source, mx.mod.Module):
+        return source
+    if isinstance(source, mx.gluon.HybridBlock):
+        return gluon_to_module(source, data_name)
+    raise TypeError('{} must be an mxnet.mod.Module or a gluon.HybridBlock, got {}'.format(
+        argument_name, type(source).__name__))
+
+
+def _checked_multipliers(multipliers, known):
+    """The learning-rate multipliers of params the network has, after checking they are numbers >= 0."""
+    if multipliers is None:
+        return {}
+    if not isinstance(multipliers, dict):
+        raise TypeError('learning_rate_multipliers must be a dict of param name to factor, got {}'.format(
+            type(multipliers).__name__))
+    for name, factor in multipliers.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ValueError('learning_rate_multipliers[{!r}] must be a number >= 0, got {!r}'.format(name, factor))
+    return {name: float(factor) for name, factor in multipliers.items() if name in known}
+
+
 def _check_device_arguments(context_function, num_devices):
     if not callable(context_function):
         raise TypeError('context_function must be mx.cpu or mx.gpu, got {!r}'.format(context_function))

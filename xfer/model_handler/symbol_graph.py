@@ -129,9 +129,20 @@ class SymbolGraph:
         A BatchNorm in this mode neither uses nor updates batch statistics during training,
         which is how a frozen BatchNorm layer keeps its moving mean and variance.
         """
-        wanted = set(layer_names)
-        nodes = [dict(node, attrs=dict(node.get('attrs', {}), use_global_stats='True'))
-                 if node['name'] in wanted and node['op'] == consts.BATCH_NORM else node
+        batch_norms = {name for name in layer_names if self.layer_type(name) == consts.BATCH_NORM}
+        return self.with_attributes({name: {'use_global_stats': 'True'} for name in batch_norms})
+
+    def with_attributes(self, attributes_by_node):
+        """The symbol with extra attributes set on the named nodes (layers or variables)."""
+        nodes = [dict(node, attrs=dict(node.get('attrs', {}), **attributes_by_node[node['name']]))
+                 if node['name'] in attributes_by_node else node
+                 for node in self.nodes]
+        return self._rebuild(nodes, self.heads)
+
+    def renamed(self, new_layer_names):
+        """The symbol with layers renamed by the dict ``new_layer_names`` (old name -> new name)."""
+        nodes = [dict(node, name=new_layer_names.get(node['name'], node['name']))
+                 if node['op'] != consts.VARIABLE_OP else node
                  for node in self.nodes]
         return self._rebuild(nodes, self.heads)
 
