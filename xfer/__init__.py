@@ -11,6 +11,11 @@ from .repurposer import Repurposer  # noqa: E402
 from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
 from .lr_repurposer import LrRepurposer  # noqa: E402
 from .svm_repurposer import SvmRepurposer  # noqa: E402
+from .neural_network_repurposer import NeuralNetworkRepurposer  # noqa: E402
+from .neural_network_fine_tune_repurposer import NeuralNetworkFineTuneRepurposer  # noqa: E402
+from .neural_network_random_freeze_repurposer import NeuralNetworkRandomFreezeRepurposer  # noqa: E402
+from .model_handler import gluon_to_module  # noqa: E402
 from .loading import load  # noqa: E402
 
-__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'load', 'model_handler']
+__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'NeuralNetworkRepurposer',
+           'NeuralNetworkFineTuneRepurposer', 'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'model_handler']

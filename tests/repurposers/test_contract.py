@@ -54,7 +54,14 @@ REPURPOSER_FACTORIES = {
     'svm_rbf': lambda source: xfer.SvmRepurposer(source, ['fc1', 'pool2'], kernel='rbf', gamma=0.01,
                                                  enable_probability_estimates=True),
     'knn': lambda source: KnnRepurposer(source, FEATURE_LAYERS, n_neighbors=3),
+    'fine_tune': lambda source: xfer.NeuralNetworkFineTuneRepurposer(
+        source, 'fc1', len(TARGET_CLASSES), num_epochs=4, optimizer='adam', optimizer_params={'learning_rate': 2e-3}),
+    'random_freeze': lambda source: xfer.NeuralNetworkRandomFreezeRepurposer(
+        source, len(TARGET_CLASSES), ['conv1'], ['fc1'], num_epochs=4, optimizer='adam',
+        optimizer_params={'learning_rate': 2e-3}),
 }
+#: Repurposers that train a network (the others train a meta-model on extracted features).
+NEURAL_NETWORKS = {'fine_tune', 'random_freeze'}
 #: Repurposers whose predicted label is not defined as the most probable class (Platt scaling).
 LABEL_NOT_ARGMAX = {'svm', 'svm_rbf'}
 
@@ -133,28 +140,34 @@ def test_save_then_load_predicts_identically(fitted, target_task, tmp_path, with
     assert saved['last_layer_name'] == 'softmax'
 
 
-def test_meta_models_save_their_source_by_default(fitted, tmp_path):
-    _, repurposer = fitted
+def test_meta_models_save_their_source_by_default_and_networks_do_not(fitted, tmp_path):
+    name, repurposer = fitted
     repurposer.save_repurposer('by_default', str(tmp_path))
-    assert os.path.isfile(tmp_path / 'by_default_source-symbol.json')
+    assert os.path.isfile(tmp_path / 'by_default_source-symbol.json') == (name not in NEURAL_NETWORKS)
+    assert os.path.isfile(tmp_path / 'by_default-symbol.json') == (name in NEURAL_NETWORKS)
+    assert os.path.isfile(tmp_path / 'by_default-0000.params') == (name in NEURAL_NETWORKS)
 
 
 @pytest.mark.parametrize('name', sorted(REPURPOSER_FACTORIES))
 def test_using_it_before_repurpose_says_to_repurpose_first(name, lenet_module, mnist_iterator, tmp_path):
     repurposer = REPURPOSER_FACTORIES[name](lenet_module)
     assert repurposer.target_model is None
+    error = TypeError if name in NEURAL_NETWORKS else ValueError
     for call in (lambda: repurposer.predict_probability(mnist_iterator),
                  lambda: repurposer.predict_label(mnist_iterator),
                  lambda: repurposer.save_repurposer('early', str(tmp_path))):
-        with pytest.raises(ValueError, match=r'call repurpose\(train_iterator\) first'):
+        with pytest.raises(error, match=r'call repurpose\(train_iterator\) first'):
             call()
     assert not os.listdir(tmp_path)
 
 
 @pytest.mark.parametrize('name', sorted(REPURPOSER_FACTORIES))
-def test_a_source_that_is_not_a_module_is_rejected(name):
-    with pytest.raises(TypeError, match='source_model must be an mxnet.mod.Module or a gluon.HybridBlock, got str'):
-        REPURPOSER_FACTORIES[name]('lenet.params')
+def test_a_source_that_is_not_a_module_is_rejected(name, mnist_iterator):
+    message = 'source_model must be an mxnet.mod.Module or a gluon.HybridBlock, got str'
+    with pytest.raises(TypeError, match=message):
+        repurposer = REPURPOSER_FACTORIES[name]('lenet.params')
+        assert name in NEURAL_NETWORKS, 'meta-model repurposers check their source at construction'
+        repurposer.repurpose(mnist_iterator)
 
 
 @pytest.mark.parametrize('layers, error, message', [

@@ -1,0 +1,148 @@
+"""Repurposers that build a target network from the source network and train it."""
+import logging
+import warnings
+from abc import abstractmethod
+
+import mxnet as mx
+import numpy as np
+
+from . import serialization
+from .model_handler import as_module, consts
+from .repurposer import Repurposer
+from .training_monitor import StopTraining, TrainingMonitor
+
+DEFAULT_OPTIMIZER_PARAMS = {'learning_rate': 0.001}
+#: Name of the fully connected layer the fine-tuning repurposers add for the target classes.
+TARGET_LAYER_NAME = 'fc_target'
+
+
+class _AlreadySetUpFilter(logging.Filter):
+    """Drops ``Module.fit``'s notice that the module from ``get_module`` is already bound: expected here."""
+
+    def filter(self, record):
+        return 'Already bound' not in record.getMessage()
+
+
+#: ``Module.fit`` logs epochs and speed here (INFO): ``logging.getLogger('xfer.training')``.
+TRAINING_LOGGER = logging.getLogger('xfer.training')
+TRAINING_LOGGER.addFilter(_AlreadySetUpFilter())
+
+
+class NeuralNetworkRepurposer(Repurposer):
+    """Build a target network with ModelHandler (``_create_target_module``) and train it with ``Module.fit``.
+
+    Parameters
+    ----------
+    source_model : mx.mod.Module or mx.gluon.HybridBlock
+    context_function, num_devices
+        Where the target network trains: ``context_function(0..num_devices-1)``, each batch split.
+    batch_size : int, default 64
+        Batch size of the training iterator, used for the speed log.
+    num_epochs : int, default 5
+    optimizer : str, default 'sgd'
+        Any MXNet optimizer name.
+    optimizer_params : dict, default ``{'learning_rate': 0.001}``
+
+    Attributes
+    ----------
+    history : dict of str to list
+        Per-epoch training accuracy and loss (and validation accuracy), see :class:`TrainingMonitor`.
+    best_epoch : int or None
+        With a validation iterator, the epoch whose params were kept.
+    """
+
+    save_source_model_default = False
+    not_fitted_error = TypeError
+
+    def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1, batch_size=64, num_epochs=5,
+                 optimizer='sgd', optimizer_params=None):
+        super().__init__(source_model, context_function, num_devices)
+        self.batch_size = batch_size
+        self.num_epochs = num_epochs
+        self.optimizer = optimizer
+        self.optimizer_params = dict(DEFAULT_OPTIMIZER_PARAMS) if optimizer_params is None else optimizer_params
+        self.history = {}
+        self.best_epoch = None
+
+    def get_params(self):
+        return dict(super().get_params(), batch_size=self.batch_size, num_epochs=self.num_epochs,
+                    optimizer=self.optimizer, optimizer_params=self.optimizer_params)
+
+    def repurpose(self, train_iterator, validation_iterator=None, patience=None, show_progress=None):
+        """Build the target network and train it on ``train_iterator``.
+
+        Parameters
+        ----------
+        validation_iterator : mx.io.DataIter, optional
+            Scored after every epoch; the params of the epoch with the best validation accuracy are kept.
+        patience : int, optional
+            With a validation iterator, stop once the accuracy has not improved for this many epochs.
+        show_progress : bool, optional
+            Progress bar over epochs; by default only in a terminal or notebook.
+        """
+        as_module(self.source_model)
+        if patience is not None and validation_iterator is None:
+            raise ValueError('patience={} needs a validation_iterator to watch'.format(patience))
+        module = self._create_target_module(train_iterator)
+        monitor = self._train(module, train_iterator, validation_iterator, patience, show_progress)
+        if monitor.best_params is not None:
+            module.set_params(*monitor.best_params)
+        self.history, self.best_epoch = monitor.history, monitor.best_epoch
+        self.target_model = module
+        self.provide_data = list(train_iterator.provide_data)
+        self.provide_label = list(train_iterator.provide_label)
+
+    def predict_probability(self, test_iterator):
+        self._check_fitted()
+        if not self.target_model.binded:
+            batch = test_iterator.provide_data[0].shape[0]
+            labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]
+            self.target_model.bind(data_shapes=test_iterator.provide_data, label_shapes=labels or None,
+                                   for_training=False)
+        return self.target_model.predict(test_iterator).asnumpy()
+
+    def predict_label(self, test_iterator):
+        return np.argmax(self.predict_probability(test_iterator), axis=1)
+
+    def serialize(self, file_prefix):
+        """Writes the target network as ``<file_prefix>-symbol.json`` and ``<file_prefix>-0000.params``."""
+        serialization.save_module(self.target_model, file_prefix)
+        return {'history': self.history, 'best_epoch': self.best_epoch}
+
+    def deserialize(self, input_dict):
+        self.target_model = serialization.load_module(input_dict['file_prefix'])
+        saved = input_dict['target_model']
+        self.history, self.best_epoch = saved['history'], saved['best_epoch']
+
+    @abstractmethod
+    def _create_target_module(self, train_iterator):
+        """The target network as a module bound to ``train_iterator``'s shapes, params initialised."""
+
+    def _train(self, module, train_iterator, validation_iterator, patience, show_progress):
+        monitor = TrainingMonitor(self.num_epochs, module, validation_iterator, patience, show_progress)
+        train_iterator.reset()
+        module.logger = TRAINING_LOGGER
+        try:
+            with warnings.catch_warnings():  # fit re-announces that get_module already initialised the params
+                warnings.filterwarnings('ignore', message='Parameters already initialized')
+                module.fit(train_iterator, eval_metric=['acc', 'ce'], optimizer=self.optimizer,
+                           optimizer_params=dict(self.optimizer_params), kvstore='device', num_epoch=self.num_epochs,
+                           allow_missing=True, initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
+                           batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
+                           epoch_end_callback=monitor.epoch_end)
+        except StopTraining:
+            pass
+        finally:
+            monitor.close()
+        return monitor
+
+
+def classifier_head(train_iterator, target_class_count):
+    """A new fully connected layer of ``target_class_count`` units and a softmax output reading the
+    iterator's label; the output is named after the label (``softmax_label`` -> ``softmax``)."""
+    if not train_iterator.provide_label:
+        raise ValueError('The training iterator provides no labels: a target network needs them')
+    label = train_iterator.provide_label[0].name
+    output = label[:-len(consts.LABEL_SUFFIX)] if label.endswith(consts.LABEL_SUFFIX) else label + '_output'
+    return [mx.sym.FullyConnected(name=TARGET_LAYER_NAME, num_hidden=target_class_count),
+            mx.sym.SoftmaxOutput(label=mx.sym.var(label), name=output)]

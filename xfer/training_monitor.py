@@ -1,0 +1,90 @@
+"""Watches ``Module.fit``: per-epoch history, a progress bar, the best epoch and early stopping."""
+import time
+
+from tqdm.auto import tqdm
+
+
+class StopTraining(Exception):
+    """Raised from a ``fit`` callback to end training early (validation stopped improving)."""
+
+
+class TrainingMonitor:
+    """Callbacks for ``Module.fit`` that record each epoch and keep the params of the best one.
+
+    Parameters
+    ----------
+    num_epochs : int
+    module : mx.mod.Module
+        The module being trained.
+    validation_iterator : mx.io.DataIter or None
+        Scored after every epoch (padding excluded).
+    patience : int or None
+        Stop when the validation accuracy has not improved for this many epochs (None: never).
+    show_progress : bool or None
+        Progress bar over epochs; None shows it only in a terminal or notebook.
+
+    Attributes
+    ----------
+    history : dict of str to list
+        Per epoch: ``epoch``, ``train_accuracy``, ``train_loss`` (cross-entropy), ``seconds`` and,
+        with a validation iterator, ``validation_accuracy``.
+    best_epoch : int or None
+        Epoch with the highest validation accuracy so far.
+    best_params : tuple of dict or None
+        Copies of ``(arg_params, aux_params)`` after that epoch.
+    """
+
+    def __init__(self, num_epochs, module, validation_iterator=None, patience=None, show_progress=None):
+        self.num_epochs = num_epochs
+        self.module = module
+        self.validation_iterator = validation_iterator
+        self.patience = patience
+        self.history = {'epoch': [], 'train_accuracy': [], 'train_loss': [], 'seconds': []}
+        self.best_epoch = None
+        self.best_params = None
+        self._progress = tqdm(total=num_epochs, unit='epoch', desc='training', leave=False,
+                              disable=None if show_progress is None else not show_progress)
+        self._train_metric = None
+        self._epoch_start = time.time()
+
+    def batch_end(self, param):
+        """``batch_end_callback``: remembers the running training metric of the epoch."""
+        self._train_metric = param.eval_metric
+
+    def epoch_end(self, epoch, symbol, arg_params, aux_params):
+        """``epoch_end_callback``: records the epoch, scores the validation data, keeps the best params."""
+        values = dict(self._train_metric.get_name_value())
+        self.history['epoch'].append(epoch)
+        self.history['train_accuracy'].append(values['accuracy'])
+        self.history['train_loss'].append(values['cross-entropy'])
+        self.history['seconds'].append(time.time() - self._epoch_start)
+        postfix = {'loss': '{:.4f}'.format(values['cross-entropy']), 'accuracy': '{:.3f}'.format(values['accuracy'])}
+        if self.validation_iterator is not None:
+            accuracy = self._validation_accuracy()
+            postfix['validation_accuracy'] = '{:.3f}'.format(accuracy)
+            self._keep_if_best(epoch, accuracy, arg_params, aux_params)
+        self._progress.update(1)
+        self._progress.set_postfix(postfix)
+        self._epoch_start = time.time()
+        if self.patience is not None and epoch - self.best_epoch >= self.patience:
+            raise StopTraining()
+
+    def _validation_accuracy(self):
+        correct = total = 0
+        for outputs, _, batch in self.module.iter_predict(self.validation_iterator):
+            valid = outputs[0].shape[0]
+            predicted = outputs[0].asnumpy().argmax(axis=1)
+            correct += int((predicted == batch.label[0][:valid].asnumpy()).sum())
+            total += valid
+        return correct / total
+
+    def _keep_if_best(self, epoch, accuracy, arg_params, aux_params):
+        scores = self.history.setdefault('validation_accuracy', [])
+        scores.append(accuracy)
+        if self.best_epoch is None or accuracy > max(scores[:-1]):
+            self.best_epoch = epoch
+            self.best_params = ({name: value.copy() for name, value in arg_params.items()},
+                                {name: value.copy() for name, value in aux_params.items()})
+
+    def close(self):
+        self._progress.close()
