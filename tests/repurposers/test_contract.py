@@ -208,10 +208,9 @@ def test_training_needs_labels(lenet_module, target_task):
         xfer.LrRepurposer(lenet_module, FEATURE_LAYERS).repurpose(unlabelled)
 
 
-def test_lr_is_balanced_l2_multinomial_logistic_regression(fitted):
-    name, repurposer = fitted
-    if name != 'lr':
-        pytest.skip('checks the logistic regression only')
+def test_lr_is_balanced_l2_multinomial_logistic_regression(lenet_module, target_task):
+    repurposer = xfer.LrRepurposer(lenet_module, FEATURE_LAYERS, c=0.5)
+    repurposer.repurpose(_iterator(*target_task[0]))
     model = repurposer.target_model
-    assert model.penalty == 'l2' and model.class_weight == 'balanced' and model.C == 1.0 and model.tol == 1e-4
+    assert model.penalty == 'l2' and model.class_weight == 'balanced' and model.C == 0.5 and model.tol == 1e-4
     assert model.coef_.shape == (len(TARGET_CLASSES), 128)
