@@ -142,3 +142,36 @@ def test_a_gluon_source_is_fine_tuned(digits_5_to_9):
     repurposer = xfer.NeuralNetworkFineTuneRepurposer(net, 'g_hidden', 5, num_epochs=1)
     repurposer.repurpose(_iterator(*digits_5_to_9))
     assert ModelHandler(repurposer.target_model).layer_names[-3:] == ['g_hidden', 'fc_target', 'softmax']
+
+
+def test_progressive_fine_tuning_unfreezes_stage_by_stage(lenet_module, digits_5_to_9, monkeypatch):
+    """Stage 0 trains only the head; stage 1 adds fc1; conv layers, in no stage, never move."""
+    fixed_per_stage = []
+    original = ModelHandler.get_module
+
+    def recording_get_module(handler, iterator, fixed_layer_parameters=None, **kwargs):
+        fixed_per_stage.append(sorted(fixed_layer_parameters or []))
+        return original(handler, iterator, fixed_layer_parameters=fixed_layer_parameters, **kwargs)
+
+    monkeypatch.setattr(ModelHandler, 'get_module', recording_get_module)
+    source = ModelHandler(lenet_module).arg_params
+    repurposer = xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'act3', 5, num_epochs=2, optimizer='adam',
+                                                      transferred_learning_rate_multiplier=0.1,
+                                                      unfreeze_stages=[['fc1']])
+    repurposer.repurpose(_iterator(*digits_5_to_9))
+    convolutions = ['conv1_bias', 'conv1_weight', 'conv2_bias', 'conv2_weight']
+    assert fixed_per_stage == [sorted(convolutions + ['fc1_bias', 'fc1_weight']), convolutions]
+    assert repurposer.history['epoch'] == [0, 1, 2, 3]
+    trained = _params(repurposer.target_model)
+    for name in convolutions:
+        np.testing.assert_array_equal(trained[name], source[name].asnumpy())
+    assert np.abs(trained['fc1_weight'] - source['fc1_weight'].asnumpy()).max() > 0
+    assert repurposer.get_params()['unfreeze_stages'] == [['fc1']]
+
+
+def test_unfreeze_stages_are_checked(lenet_module, digits_5_to_9):
+    with pytest.raises(TypeError, match='unfreeze_stages must be a list of lists of layer names'):
+        xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'fc1', 5, unfreeze_stages=['fc1'])
+    repurposer = xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'fc1', 5, unfreeze_stages=[['fc2']])
+    with pytest.raises(ValueError, match="Layer 'fc2' is not in the model"):
+        repurposer.repurpose(_iterator(*digits_5_to_9))

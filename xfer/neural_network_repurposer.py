@@ -83,8 +83,14 @@ class NeuralNetworkRepurposer(Repurposer):
         as_module(self.source_model)
         if patience is not None and validation_iterator is None:
             raise ValueError('patience={} needs a validation_iterator to watch'.format(patience))
-        module = self._create_target_module(train_iterator)
-        monitor = self._train(module, train_iterator, validation_iterator, patience, show_progress)
+        monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress)
+        try:
+            for module in self._target_modules(train_iterator):
+                self._fit(module, train_iterator, monitor)
+        except StopTraining:
+            pass
+        finally:
+            monitor.close()
         if monitor.best_params is not None:
             module.set_params(*monitor.best_params)
         self.history, self.best_epoch = monitor.history, monitor.best_epoch
@@ -118,23 +124,27 @@ class NeuralNetworkRepurposer(Repurposer):
     def _create_target_module(self, train_iterator):
         """The target network as a module bound to ``train_iterator``'s shapes, params initialised."""
 
-    def _train(self, module, train_iterator, validation_iterator, patience, show_progress):
-        monitor = TrainingMonitor(self.num_epochs, module, validation_iterator, patience, show_progress)
+    def _target_modules(self, train_iterator):
+        """The modules to train in turn, each after the last: one unless training goes in stages."""
+        yield self._create_target_module(train_iterator)
+
+    def _total_epochs(self):
+        return self.num_epochs
+
+    def _fit(self, module, train_iterator, monitor):
+        """``num_epochs`` epochs of ``Module.fit``, numbered on from the epochs already run."""
+        first_epoch = len(monitor.history['epoch'])
+        monitor.watch(module)
         train_iterator.reset()
         module.logger = TRAINING_LOGGER
-        try:
-            with warnings.catch_warnings():  # fit re-announces that get_module already initialised the params
-                warnings.filterwarnings('ignore', message='Parameters already initialized')
-                module.fit(train_iterator, eval_metric=['acc', 'ce'], optimizer=self.optimizer,
-                           optimizer_params=dict(self.optimizer_params), kvstore='device', num_epoch=self.num_epochs,
-                           allow_missing=True, initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
-                           batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
-                           epoch_end_callback=monitor.epoch_end)
-        except StopTraining:
-            pass
-        finally:
-            monitor.close()
-        return monitor
+        with warnings.catch_warnings():  # fit re-announces that get_module already initialised the params
+            warnings.filterwarnings('ignore', message='Parameters already initialized')
+            module.fit(train_iterator, eval_metric=['acc', 'ce'], optimizer=self.optimizer,
+                       optimizer_params=dict(self.optimizer_params), kvstore='device', begin_epoch=first_epoch,
+                       num_epoch=first_epoch + self.num_epochs, allow_missing=True,
+                       initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
+                       batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
+                       epoch_end_callback=monitor.epoch_end)
 
 
 def classifier_head(train_iterator, target_class_count):

@@ -14,8 +14,7 @@ class TrainingMonitor:
     Parameters
     ----------
     num_epochs : int
-    module : mx.mod.Module
-        The module being trained.
+        Epochs in all, for the progress bar.
     validation_iterator : mx.io.DataIter or None
         Scored after every epoch (padding excluded).
     patience : int or None
@@ -34,9 +33,9 @@ class TrainingMonitor:
         Copies of ``(arg_params, aux_params)`` after that epoch.
     """
 
-    def __init__(self, num_epochs, module, validation_iterator=None, patience=None, show_progress=None):
+    def __init__(self, num_epochs, validation_iterator=None, patience=None, show_progress=None):
         self.num_epochs = num_epochs
-        self.module = module
+        self.module = None
         self.validation_iterator = validation_iterator
         self.patience = patience
         self.history = {'epoch': [], 'train_accuracy': [], 'train_loss': [], 'seconds': []}
@@ -46,6 +45,10 @@ class TrainingMonitor:
                               disable=None if show_progress is None else not show_progress)
         self._train_metric = None
         self._epoch_start = time.time()
+
+    def watch(self, module):
+        """Score ``module`` from now on (training may move to a new module between stages)."""
+        self.module = module
 
     def batch_end(self, param):
         """``batch_end_callback``: remembers the running training metric of the epoch."""
