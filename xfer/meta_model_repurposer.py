@@ -1,13 +1,20 @@
 """Repurposers that train a classifier (a meta-model) on features of the source network."""
+import logging
 from abc import abstractmethod
 from collections import OrderedDict
 
 import mxnet as mx
 import numpy as np
 
+from . import transferability
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
 from .repurposer import Repurposer
+from .serialization import SavedFileError, require
+
+LOGGER = logging.getLogger('xfer')
+#: ``feature_layer_names`` that asks for the best layer by LogME; ``'auto:3'`` combines the best three.
+AUTO = 'auto'
 
 __all__ = ['MetaModelRepurposer', 'MetaModelData']
 
@@ -24,8 +31,12 @@ class MetaModelRepurposer(Repurposer):
     Parameters
     ----------
     source_model : mx.mod.Module or mx.gluon.HybridBlock
-    feature_layer_names : list of str
-        Layers of the source network whose outputs, side by side, are the features.
+    feature_layer_names : list of str, or 'auto' / 'auto:N'
+        Layers of the source network whose outputs, side by side, are the features. With ``'auto'``
+        (new in xfer), :meth:`repurpose` scores every candidate layer on the training data with
+        LogME (:mod:`xfer.transferability`) in one pass and keeps the best; ``'auto:N'`` keeps the
+        best N, best first. The choice is in :attr:`selected_feature_layer_names` (and the scores
+        in :attr:`layer_ranking`), logged, saved and loaded.
     context_function, num_devices
         Where the source network runs, see :class:`~xfer.Repurposer`.
     """
@@ -34,11 +45,18 @@ class MetaModelRepurposer(Repurposer):
         super().__init__(source_model, context_function, num_devices)
         self.feature_layer_names = feature_layer_names
         self._model_handler = ModelHandler(as_module(source_model), self.context_function, num_devices)
-        _check_layer_names(feature_layer_names, self._model_handler.layer_names)
+        self._auto_layer_count = _auto_layer_count(feature_layer_names)
+        if self._auto_layer_count is None:
+            _check_layer_names(feature_layer_names, self._model_handler.layer_names)
+        self.selected_feature_layer_names = None if self._auto_layer_count else list(feature_layer_names)
+        self.layer_ranking = None
 
     def repurpose(self, train_iterator):
         """Extract features of the training data and fit the meta-model on them."""
-        data = self.get_features_from_source_model(train_iterator)
+        if self._auto_layer_count:
+            data = self._features_of_best_layers(train_iterator)
+        else:
+            data = self.get_features_from_source_model(train_iterator)
         if data.labels is None:
             raise ValueError('The training iterator provides no labels: a meta-model needs them')
         self.target_model = self._train_model_from_features(data.features, data.labels,
@@ -56,17 +74,37 @@ class MetaModelRepurposer(Repurposer):
 
     def get_features_from_source_model(self, data_iterator):
         """One pass of the data through the source network: :class:`MetaModelData` of the feature layers."""
-        outputs, labels = self._model_handler.get_layer_output(data_iterator, self.feature_layer_names)
-        indices, start = OrderedDict(), 0
-        for name, output in outputs.items():
-            indices[name] = np.arange(start, start + output.shape[1])
-            start += output.shape[1]
-        arrays = list(outputs.values())
-        features = arrays[0] if len(arrays) == 1 else np.hstack(arrays)
-        return MetaModelData(features, indices, labels)
+        if self.selected_feature_layer_names is None:
+            raise ValueError("The feature layers are chosen ('{}') when repurpose runs: call "
+                             "repurpose(train_iterator) first".format(self.feature_layer_names))
+        return _meta_model_data(*self._model_handler.get_layer_output(data_iterator,
+                                                                      self.selected_feature_layer_names))
+
+    def _features_of_best_layers(self, train_iterator):
+        """Score every candidate layer on the training data in one pass; keep the best layers' features."""
+        candidates = transferability.candidate_layers(self._model_handler)
+        outputs, labels = self._model_handler.get_layer_output(train_iterator, candidates)
+        self.layer_ranking = transferability.rank_features(outputs, labels)
+        self.selected_feature_layer_names = self.layer_ranking.names[:self._auto_layer_count]
+        LOGGER.info('Feature layers chosen by %s: %s\n%s', self.layer_ranking.method,
+                    self.selected_feature_layer_names, self.layer_ranking)
+        return _meta_model_data(OrderedDict((name, outputs[name]) for name in self.selected_feature_layer_names),
+                                labels)
+
+    def _saved_attributes(self):
+        return {'selected_feature_layer_names': self.selected_feature_layer_names}
+
+    def _restore_attributes(self, content, path):
+        names = require(content, 'selected_feature_layer_names', list, path)
+        unknown = [name for name in names if name not in self._model_handler.layer_names]
+        if unknown or not names:
+            raise SavedFileError(path, "'selected_feature_layer_names' {} are not layers of the source model".format(
+                unknown or names))
+        self.selected_feature_layer_names = names
 
     def get_params(self):
-        return dict(super().get_params(), feature_layer_names=list(self.feature_layer_names))
+        layers = self.feature_layer_names
+        return dict(super().get_params(), feature_layer_names=layers if isinstance(layers, str) else list(layers))
 
     @abstractmethod
     def _train_model_from_features(self, features, labels, feature_indices_per_layer):
@@ -79,6 +117,30 @@ class MetaModelRepurposer(Repurposer):
     @abstractmethod
     def _predict_label_from_features(self, features):
         """Classes predicted by the meta-model, shape ``(n_samples,)``."""
+
+
+def _meta_model_data(outputs, labels):
+    """:class:`MetaModelData` of per-layer outputs: their columns side by side, and where each layer's are."""
+    indices, start = OrderedDict(), 0
+    for name, output in outputs.items():
+        indices[name] = np.arange(start, start + output.shape[1])
+        start += output.shape[1]
+    arrays = list(outputs.values())
+    features = arrays[0] if len(arrays) == 1 else np.hstack(arrays)
+    return MetaModelData(features, indices, labels)
+
+
+def _auto_layer_count(feature_layer_names):
+    """How many layers ``'auto'`` / ``'auto:N'`` asks for; None for a list of names."""
+    if not isinstance(feature_layer_names, str):
+        return None
+    if feature_layer_names == AUTO:
+        return 1
+    prefix, _, count = feature_layer_names.partition(':')
+    if prefix == AUTO and count.isdigit() and int(count) >= 1:
+        return int(count)
+    raise TypeError("feature_layer_names must be a list of layer names, 'auto' or 'auto:N' (N >= 1), got "
+                     "{!r}".format(feature_layer_names))
 
 
 def _check_layer_names(feature_layer_names, layer_names):

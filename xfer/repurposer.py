@@ -86,6 +86,7 @@ class Repurposer(ABC):
             'last_layer_name': self._last_layer_name(),
             'target_model': self.serialize(file_prefix),
         }
+        content.update(self._saved_attributes())
         serialization.write_json(file_prefix + '.json', content)
 
     @classmethod
@@ -101,6 +102,7 @@ class Repurposer(ABC):
             raise SavedFileError(path, "'parameters' do not fit {}: {}".format(cls.__name__, error)) from None
         repurposer.provide_data = _read_shapes(content, 'provide_data', path)
         repurposer.provide_label = _read_shapes(content, 'provide_label', path)
+        repurposer._restore_attributes(content, path)
         try:
             repurposer.deserialize(dict(content, file_prefix=file_prefix))
         except (KeyError, TypeError, ValueError, IndexError) as error:
@@ -109,6 +111,13 @@ class Repurposer(ABC):
             raise SavedFileError(path, 'the saved target model is invalid: {!r}'.format(error)) from None
         repurposer._warn_if_other_source(require(content, 'last_layer_name', (str, type(None)), path))
         return repurposer
+
+    def _saved_attributes(self):
+        """Attributes beyond the constructor arguments that the JSON file keeps (beside the target model)."""
+        return {}
+
+    def _restore_attributes(self, content, path):
+        """Set the attributes :meth:`_saved_attributes` wrote, from the JSON ``content`` of ``path``."""
 
     def _check_fitted(self):
         if self.target_model is None:

@@ -241,13 +241,22 @@ def rank_layers(source_model, data_iterator, layer_names=None, method='logme'):
     TransferabilityRanking
         One row per layer: name, feature dimension and score, best first.
     """
-    score = _score_function(method, _FEATURE_SCORES, 'rank_sources')
     handler = ModelHandler(source_model)
     if layer_names is None:
-        layer_names = _candidate_layers(handler)
+        layer_names = candidate_layers(handler)
+    _score_function(method, _FEATURE_SCORES, 'rank_sources')  # a bad method fails before the costly pass
     features, labels = handler.get_layer_output(data_iterator, layer_names)
+    return rank_features(features, labels, method)
+
+
+def rank_features(features_by_layer, labels, method='logme'):
+    """Rank features already extracted: a dict of layer name to ``(n, D)`` array, scored against ``labels``.
+
+    This is :func:`rank_layers` without the extraction, for callers that keep the features.
+    """
+    score = _score_function(method, _FEATURE_SCORES, 'rank_sources')
     labels = _required_labels(labels)
-    rows = [RankedScore(name, output.shape[1], score(output, labels)) for name, output in features.items()]
+    rows = [RankedScore(name, output.shape[1], score(output, labels)) for name, output in features_by_layer.items()]
     return TransferabilityRanking(rows, method, 'layer')
 
 
@@ -413,8 +422,8 @@ def _one_hot(classes):
     return np.eye(classes.max() + 1)[classes]
 
 
-def _candidate_layers(handler):
-    """Layers of the feature types, the network's last (output) layer excluded."""
+def candidate_layers(handler):
+    """The layers worth ranking: those of the feature types, the network's last (output) layer excluded."""
     below_output = handler.layer_names[:-1]
     candidates = [name for name in below_output if handler.get_layer_type(name) in FEATURE_LAYER_TYPES]
     if not candidates:
