@@ -11,11 +11,15 @@ from .repurposer import Repurposer  # noqa: E402
 from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
 from .lr_repurposer import LrRepurposer  # noqa: E402
 from .svm_repurposer import SvmRepurposer  # noqa: E402
+from . import prob  # noqa: E402,F401
+from .bnn_repurposer import BnnRepurposer  # noqa: E402
+from .bnn_classifier import BnnClassifier  # noqa: E402
 from .neural_network_repurposer import NeuralNetworkRepurposer  # noqa: E402
 from .neural_network_fine_tune_repurposer import NeuralNetworkFineTuneRepurposer  # noqa: E402
 from .neural_network_random_freeze_repurposer import NeuralNetworkRandomFreezeRepurposer  # noqa: E402
 from .model_handler import gluon_to_module  # noqa: E402
 from .loading import load  # noqa: E402
 
-__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'NeuralNetworkRepurposer',
-           'NeuralNetworkFineTuneRepurposer', 'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'model_handler']
+__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'BnnRepurposer', 'BnnClassifier',
+           'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer', 'NeuralNetworkRandomFreezeRepurposer',
+           'gluon_to_module', 'load', 'model_handler', 'prob']
