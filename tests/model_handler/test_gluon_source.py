@@ -51,7 +51,7 @@ def test_an_uninitialised_block_is_refused():
     with pytest.raises(ValueError, match='not initialised or have unknown shapes'):
         gluon_to_module(nn.Dense(3))
     with pytest.raises(TypeError, match='Expected a gluon.HybridBlock, got Module'):
-        gluon_to_module(mx.mod.Module(mx.sym.var('data')))
+        gluon_to_module(mx.mod.Module(mx.sym.var('data'), label_names=None))
 
 
 def test_a_meta_model_repurposer_takes_a_block(gluon_net, mnist_digits, tmp_path):

@@ -172,7 +172,7 @@ def test_a_source_that_is_not_a_module_is_rejected(name, mnist_iterator):
 
 
 @pytest.mark.parametrize('layers, error, message', [
-    ('fc1', TypeError, "feature_layer_names must be a list of layer names, 'auto' or 'auto:N' \(N >= 1\), got 'fc1'"),
+    ('fc1', TypeError, r"feature_layer_names must be a list of layer names, 'auto' or 'auto:N' \(N >= 1\), got 'fc1'"),
     (('fc1',), TypeError, 'feature_layer_names must be a list of layer names, got tuple'),
     ([], ValueError, 'feature_layer_names is empty'),
     (['fc1', 'fc9'], ValueError, r"feature_layer_names \['fc9'\] are not layers of the source model"),
