@@ -115,12 +115,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--shots', type=int, nargs='+', default=[1, 5, 10, 50])
     parser.add_argument('--draws', type=int, default=5)
-    parser.add_argument('--layers', nargs='+', default=['fc1'], help='feature layers of the meta-models')
+    parser.add_argument('--layers', nargs='+', default=['fc1'], help="feature layers of the meta-models, or 'auto' / 'auto:N'")
     parser.add_argument('--methods', nargs='+', default=None, help='subset of: ' + ' '.join(method_factories([])))
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'transfer_quality.md'))
     args = parser.parse_args(argv)
 
-    factories = method_factories(args.layers)
+    factories = method_factories(args.layers[0] if args.layers[0].startswith('auto') else args.layers)
     methods = {name: factories[name] for name in (args.methods or factories)}
     images, labels = load_target()
     print('Target: {} UCI digits 5-9; features from {}; {} draws per k'.format(len(labels), args.layers, args.draws))
