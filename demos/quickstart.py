@@ -69,26 +69,26 @@ def meta_model_accuracy(source, train, test):
 
 def fine_tuned_accuracy(source, train, test, epochs):
     """Source network with a new 5-way output, convolutions frozen, trained on the k labels."""
-    handler = ModelHandler(source)
-    handler.drop_layer_top(2)
-    handler.add_layer_top([mx.sym.FullyConnected(name='fc_target', num_hidden=len(TARGET_CLASSES)),
-                           mx.sym.SoftmaxOutput(name='softmax')])
-    train_iterator = iterator(*train, shuffle=True)
-    frozen = handler.get_layer_parameters(handler.get_layer_names_matching_type('Convolution'))
-    module = handler.get_module(train_iterator, fixed_layer_parameters=frozen)
-    module.fit(train_iterator, num_epoch=epochs, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
-    return dict(module.score(iterator(*test), 'acc'))['accuracy']
+    return _new_head_accuracy(source, train, test, epochs, freeze_convolutions=True)
 
 
 def scratch_accuracy(source, train, test, epochs):
     """The same LeNet, every layer freshly initialised, trained on the k labels alone."""
+    return _new_head_accuracy(source, train, test, epochs, freeze_convolutions=False)
+
+
+def _new_head_accuracy(source, train, test, epochs, freeze_convolutions):
     handler = ModelHandler(source)
     handler.drop_layer_top(2)
     handler.add_layer_top([mx.sym.FullyConnected(name='fc_target', num_hidden=len(TARGET_CLASSES)),
                            mx.sym.SoftmaxOutput(name='softmax')])
     train_iterator = iterator(*train, shuffle=True)
-    every_param = handler.get_layer_parameters(handler.layer_names)
-    module = handler.get_module(train_iterator, random_layer_parameters=every_param)
+    if freeze_convolutions:
+        frozen = handler.get_layer_parameters(handler.get_layer_names_matching_type('Convolution'))
+        module = handler.get_module(train_iterator, fixed_layer_parameters=frozen)
+    else:
+        module = handler.get_module(train_iterator, random_layer_parameters=handler.get_layer_parameters(
+            handler.layer_names))
     module.fit(train_iterator, num_epoch=epochs, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
     return dict(module.score(iterator(*test), 'acc'))['accuracy']
 
