@@ -168,3 +168,13 @@ def test_a_layer_asked_for_with_the_layer_above_is_not_fused_into_it(lenet_modul
         alone, _ = handler.get_layer_output(mnist_iterator, [layer])
         np.testing.assert_allclose(together[layer], alone[layer], rtol=1e-4, atol=1e-4)
     assert (together[below_relu] < 0).any()
+
+
+def test_feature_buffer_copies_ndarrays_without_their_padding():
+    rng = np.random.default_rng(1)
+    batches = [rng.random((8, 3, 2), dtype=np.float32) for _ in range(3)]
+    buffer = FeatureBuffer(expected_rows=20)
+    for batch, rows in zip(batches, [8, 8, 4]):
+        buffer.append_ndarray(mx.nd.array(batch), rows)
+    expected = np.concatenate([batches[0], batches[1], batches[2][:4]]).reshape(20, 6)
+    np.testing.assert_array_equal(buffer.result(), expected)

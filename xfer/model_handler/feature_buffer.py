@@ -1,5 +1,8 @@
 """Rows of features gathered batch by batch without re-stacking what was already gathered."""
+import ctypes
+
 import numpy as np
+from mxnet.base import _LIB, check_call
 
 
 class FeatureBuffer:
@@ -16,16 +19,20 @@ class FeatureBuffer:
         self._rows = 0
 
     def append(self, batch):
-        """Copy a batch of shape ``(n, ...)`` in as ``n`` rows of flattened features."""
-        batch = batch.reshape(batch.shape[0], -1)
-        if self._array is None:
-            capacity = max(self._expected_rows or 0, batch.shape[0])
-            self._array = np.empty((capacity, batch.shape[1]), dtype=batch.dtype)
-        needed = self._rows + batch.shape[0]
-        if needed > self._array.shape[0]:
-            self._grow(needed)
-        self._array[self._rows:needed] = batch
-        self._rows = needed
+        """Copy a numpy batch of shape ``(n, ...)`` in as ``n`` rows of flattened features."""
+        self._reserve(batch.shape[0], int(np.prod(batch.shape[1:])), batch.dtype)[:] = batch.reshape(
+            batch.shape[0], -1)
+
+    def append_ndarray(self, output, rows):
+        """Copy the first ``rows`` rows of an MXNet NDArray straight into the buffer.
+
+        MXNet writes into the reserved rows themselves (``MXNDArraySyncCopyToCPU``, what
+        ``asnumpy`` uses), so no temporary numpy copy of the batch is made.
+        """
+        target = self._reserve(rows, int(np.prod(output.shape[1:])), np.dtype(output.dtype))
+        source = output[:rows]  # held by a name: its handle must outlive the copy
+        check_call(_LIB.MXNDArraySyncCopyToCPU(source.handle, target.ctypes.data_as(ctypes.c_void_p),
+                                               ctypes.c_size_t(target.size)))
 
     def result(self):
         """The gathered rows; an empty ``(0, 0)`` array when nothing was appended."""
@@ -34,6 +41,17 @@ class FeatureBuffer:
         if self._rows < self._array.shape[0]:
             self._array.resize((self._rows, self._array.shape[1]), refcheck=False)
         return self._array
+
+    def _reserve(self, rows, width, dtype):
+        """The next ``rows`` rows of the buffer (C-contiguous), after allocating or growing it."""
+        if self._array is None:
+            self._array = np.empty((max(self._expected_rows or 0, rows), width), dtype=dtype)
+        needed = self._rows + rows
+        if needed > self._array.shape[0]:
+            self._grow(needed)
+        target = self._array[self._rows:needed]
+        self._rows = needed
+        return target
 
     def _grow(self, needed):
         capacity = max(needed, 2 * self._array.shape[0])

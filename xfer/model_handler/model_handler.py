@@ -459,7 +459,7 @@ def _collect_outputs(module, iterator, layer_names):
         module.forward(batch, is_train=False)
         valid = batch.data[0].shape[0] - (batch.pad or 0)
         for buffer, output in zip(feature_buffers, module.get_outputs()):
-            buffer.append(output[:valid].asnumpy())
+            buffer.append_ndarray(output, valid)
         if batch.label:
             label_buffer.append(batch.label[0][:valid].asnumpy().astype(np.int64))
     features = OrderedDict((name, buffer.result()) for name, buffer in zip(layer_names, feature_buffers))
