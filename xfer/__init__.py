@@ -11,6 +11,7 @@ from .repurposer import Repurposer  # noqa: E402
 from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
 from .lr_repurposer import LrRepurposer  # noqa: E402
 from .svm_repurposer import SvmRepurposer  # noqa: E402
+from .gp_repurposer import GpRepurposer  # noqa: E402
 from . import prob  # noqa: E402,F401
 from .bnn_repurposer import BnnRepurposer  # noqa: E402
 from .bnn_classifier import BnnClassifier  # noqa: E402
@@ -20,6 +21,6 @@ from .neural_network_random_freeze_repurposer import NeuralNetworkRandomFreezeRe
 from .model_handler import gluon_to_module  # noqa: E402
 from .loading import load  # noqa: E402
 
-__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'BnnRepurposer', 'BnnClassifier',
-           'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer', 'NeuralNetworkRandomFreezeRepurposer',
-           'gluon_to_module', 'load', 'model_handler', 'prob']
+__all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer',
+           'BnnClassifier', 'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer',
+           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'model_handler', 'prob']

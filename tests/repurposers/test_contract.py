@@ -54,6 +54,7 @@ REPURPOSER_FACTORIES = {
     'svm_rbf': lambda source: xfer.SvmRepurposer(source, ['fc1', 'pool2'], kernel='rbf', gamma=0.01,
                                                  enable_probability_estimates=True),
     'knn': lambda source: KnnRepurposer(source, FEATURE_LAYERS, n_neighbors=3),
+    'gp': lambda source: xfer.GpRepurposer(source, FEATURE_LAYERS, max_function_evaluations=10),
     'bnn': lambda source: xfer.BnnRepurposer(source, FEATURE_LAYERS, num_epochs=10, learning_rate=0.01),
     'fine_tune': lambda source: xfer.NeuralNetworkFineTuneRepurposer(
         source, 'fc1', len(TARGET_CLASSES), num_epochs=4, optimizer='adam', optimizer_params={'learning_rate': 2e-3}),
@@ -178,7 +179,7 @@ def test_a_source_that_is_not_a_module_is_rejected(name, mnist_iterator):
     (['fc1', 'fc9'], ValueError, r"feature_layer_names \['fc9'\] are not layers of the source model"),
 ])
 def test_feature_layer_names_are_checked(lenet_module, layers, error, message):
-    for factory in (xfer.LrRepurposer, xfer.SvmRepurposer, xfer.BnnRepurposer, KnnRepurposer):
+    for factory in (xfer.LrRepurposer, xfer.SvmRepurposer, xfer.GpRepurposer, xfer.BnnRepurposer, KnnRepurposer):
         with pytest.raises(error, match=message):
             factory(lenet_module, layers)
 
