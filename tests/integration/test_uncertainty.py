@@ -10,6 +10,7 @@ from tests.conftest import load_source_module
 
 PROBABILISTIC = {
     'bnn': lambda source: xfer.BnnRepurposer(source, ['fc1']),
+    'gp': lambda source: xfer.GpRepurposer(source, ['fc1'], max_function_evaluations=30),
 }
 
 
