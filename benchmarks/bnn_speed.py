@@ -48,6 +48,7 @@ from xfer.model_handler import ModelHandler  # noqa: E402
 from xfer.prob import (BNNLoss, Categorical, FunctionalNetwork, GaussianPrior,  # noqa: E402
                        GaussianVariationalPosterior)
 from xfer.sampled_mlp import SampledMlp  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SOURCE_MODEL = os.path.join(REPO_ROOT, 'tests', 'data', 'models', 'lenet_mnist04')
 FEATURE_LAYER = 'fc1'
@@ -180,16 +181,6 @@ def report(xfer, naive, args, load_before, load_after):
                   ORIGINAL_XFER_SECONDS, ORIGINAL_XFER_SECONDS / xfer['fit'].wall), '']
     return '\n'.join(lines)
 
-
-def cpu_model():
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def parse_args(argv=None):

@@ -40,6 +40,7 @@ os.environ.setdefault('MXNET_SUBGRAPH_VERBOSE', '0')  # no 'MKLDNN is activated'
 import mxnet as mx  # noqa: E402
 
 from xfer.model_handler import ModelHandler  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 BATCH_SIZE = 128
 DEFAULT_SIZES = (1000, 10000, 50000, 100000)
@@ -258,17 +259,6 @@ def markdown_table(rows, header=TABLE_HEADER):
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
     return '\n'.join(lines)
 
-
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo, or ``platform.processor()``."""
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def report(rows, fixed_cost_rows, args):

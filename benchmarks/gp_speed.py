@@ -48,6 +48,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from xfer import GpRepurposer, datasets  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SOURCE_MODEL = os.path.join(REPO_ROOT, 'tests', 'data', 'models', 'lenet_mnist04')
 FEATURE_LAYER = 'fc1'
@@ -162,16 +163,6 @@ def report(results, args, load_before, load_after):
                          xfer['accuracy'] - naive['accuracy']))
     return '\n'.join(lines + [''])
 
-
-def cpu_model():
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def parse_args(argv=None):
