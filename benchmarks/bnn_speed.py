@@ -41,35 +41,20 @@ os.environ.setdefault('MXNET_SUBGRAPH_VERBOSE', '0')
 import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
-from xfer import BnnRepurposer, datasets  # noqa: E402
+from xfer import BnnRepurposer  # noqa: E402
 from xfer.bnn_classifier import l2_normalize  # noqa: E402
 from xfer.bnn_repurposer import POSTERIOR_SIGMA_INIT, kl_annealing_weights  # noqa: E402
-from xfer.model_handler import ModelHandler  # noqa: E402
 from xfer.prob import (BNNLoss, Categorical, FunctionalNetwork, GaussianPrior,  # noqa: E402
                        GaussianVariationalPosterior)
 from xfer.sampled_mlp import SampledMlp  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from common import FEATURE_LAYER, cpu_model, digit_features, source_module, write_report  # noqa: E402
 
-SOURCE_MODEL = os.path.join(REPO_ROOT, 'tests', 'data', 'models', 'lenet_mnist04')
-FEATURE_LAYER = 'fc1'
 DEFAULT_OUTPUT = os.path.join(BENCHMARKS_DIR, 'results', 'bnn_speed.md')
 #: The time of the original Xfer 1.1 BnnRepurposer with default arguments on 1,000 such samples (this machine).
 ORIGINAL_XFER_SECONDS = 66.0
 SEED = 0
 
 
-def source_module():
-    return mx.mod.Module.load(SOURCE_MODEL, 0, label_names=['softmax_label'])
-
-
-def digit_features(train_size, test_size):
-    """LeNet features and labels of shuffled real digits: (train_x, train_y), (test_x, test_y)."""
-    images, labels = datasets.load_mnist_5k()
-    order = np.random.default_rng(SEED).permutation(len(labels))[:train_size + test_size]
-    iterator = mx.io.NDArrayIter(images[order], labels[order], batch_size=250, label_name='softmax_label')
-    outputs, labels = ModelHandler(source_module()).get_layer_output(iterator, [FEATURE_LAYER])
-    features = outputs[FEATURE_LAYER]
-    return (features[:train_size], labels[:train_size]), (features[train_size:], labels[train_size:])
 
 
 class Clock:
@@ -198,16 +183,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    train, test = digit_features(args.train_size, args.test_size)
+    train, test = digit_features(args.train_size, args.test_size, SEED)
     load_before = os.getloadavg()[0]
     naive = run_naive(train, test, args.naive_epochs)
     xfer = run_xfer(train, test)
     text = report(xfer, naive, args, load_before, os.getloadavg()[0])
-    print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, 'w') as output:
-        output.write(text)
-    print('Written to {}'.format(args.output))
+    write_report(text, args.output)
 
 
 if __name__ == '__main__':

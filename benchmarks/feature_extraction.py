@@ -40,7 +40,7 @@ os.environ.setdefault('MXNET_SUBGRAPH_VERBOSE', '0')  # no 'MKLDNN is activated'
 import mxnet as mx  # noqa: E402
 
 from xfer.model_handler import ModelHandler  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from common import cpu_model, write_report  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 BATCH_SIZE = 128
 DEFAULT_SIZES = (1000, 10000, 50000, 100000)
@@ -330,11 +330,7 @@ def main(argv=None):
         rows += model_rows
         fixed_cost_rows.append(fixed_cost)
     text = report(rows, fixed_cost_rows, args)
-    print('\n' + text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, 'w') as output:
-        output.write(text)
-    print('Written to {}'.format(args.output))
+    write_report(text, args.output)
 
 
 if __name__ == '__main__':

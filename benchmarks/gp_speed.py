@@ -46,12 +46,9 @@ import mxnet as mx  # noqa: E402
 from scipy.spatial.distance import pdist  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from xfer import GpRepurposer, datasets  # noqa: E402
-from xfer.model_handler import ModelHandler  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from xfer import GpRepurposer  # noqa: E402
+from common import FEATURE_LAYER, cpu_model, digit_features, source_module, write_report  # noqa: E402
 
-SOURCE_MODEL = os.path.join(REPO_ROOT, 'tests', 'data', 'models', 'lenet_mnist04')
-FEATURE_LAYER = 'fc1'
 DEFAULT_OUTPUT = os.path.join(BENCHMARKS_DIR, 'results', 'gp_speed.md')
 MAX_FUNCTION_EVALUATIONS = 100
 NUM_INDUCING = 100
@@ -60,18 +57,6 @@ ORIGINAL_XFER_SECONDS = 40.0
 SEED = 0
 
 
-def source_module():
-    return mx.mod.Module.load(SOURCE_MODEL, 0, label_names=['softmax_label'])
-
-
-def digit_features(train_size, test_size):
-    """LeNet features and labels of shuffled real digits: (train_x, train_y), (test_x, test_y)."""
-    images, labels = datasets.load_mnist_5k()
-    order = np.random.default_rng(SEED).permutation(len(labels))[:train_size + test_size]
-    iterator = mx.io.NDArrayIter(images[order], labels[order], batch_size=250, label_name='softmax_label')
-    outputs, labels = ModelHandler(source_module()).get_layer_output(iterator, [FEATURE_LAYER])
-    features = outputs[FEATURE_LAYER].astype(np.float64)
-    return (features[:train_size], labels[:train_size]), (features[train_size:], labels[train_size:])
 
 
 class Clock:
@@ -177,16 +162,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     load_before = os.getloadavg()[0]
-    train, test = digit_features(args.train_size, args.test_size)
+    train, test = digit_features(args.train_size, args.test_size, SEED, np.float64)
     results = {}
     for setting, apply_l2_norm in [('raw', False)] + ([('L2-normalised', True)] if args.l2 else []):
         results[setting] = (run_xfer(train, test, apply_l2_norm), run_naive(train, test, apply_l2_norm))
         print('{} done'.format(setting), flush=True)
     text = report(results, args, load_before, os.getloadavg()[0])
-    print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, 'w') as output:
-        output.write(text)
+    write_report(text, args.output)
 
 
 if __name__ == '__main__':
