@@ -46,6 +46,7 @@ setup(
         'data': ['mlxtend==0.23.4'],
         'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
         'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
+        'docs': ['sphinx>=8', 'myst-parser>=4', 'myst-nb>=1.1', 'furo'],
     },
     classifiers=[
         'Programming Language :: Python :: 3.11',

@@ -5,7 +5,7 @@ import numpy as np
 def expected_calibration_error(probabilities, labels, n_bins=10):
     """Expected calibration error: the mean gap between confidence and accuracy, over confidence bins.
 
-    ECE = sum over bins b of (|b| / n) * |accuracy(b) - mean confidence(b)|, where a sample's
+    ``ECE = sum over bins b of (|b| / n) * |accuracy(b) - mean confidence(b)|``, where a sample's
     confidence is its highest class probability and the bins split [0, 1] into ``n_bins`` equal
     parts (Guo et al., ICML 2017). 0 is perfectly calibrated.
 

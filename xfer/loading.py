@@ -17,6 +17,8 @@ def load(file_path, model_directory='', source_model=None):
     source_model : mx.mod.Module, optional
         The source network; None loads the one saved beside the repurposer.
 
+    Notes
+    -----
     The saved class is looked up among the subclasses of :class:`~xfer.Repurposer` defined so far
     (xfer's own and any the user's code has defined); nothing from the file is imported or run.
     """

@@ -96,6 +96,8 @@ class ModelHandler:
         print_fn : callable, optional
             Receives each line of the table; ``print`` by default.
 
+        Notes
+        -----
         The *trainable* column says ``no`` for layers whose params were frozen by the last
         :meth:`get_module` call, ``partly`` when only some were, ``-`` for layers with no params.
         """
