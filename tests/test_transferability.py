@@ -9,8 +9,8 @@ from xfer.transferability import (RankedScore, TransferabilityRanking, h_score, 
                                   plot_layer_ranking, rank_layers, rank_sources)
 from tests.conftest import LENET_LAYERS
 
-LENET_DIMENSIONS = {'conv1': 20 * 24 * 24, 'act1': 20 * 24 * 24, 'pool1': 20 * 12 * 12, 'conv2': 50 * 8 * 8,
-                    'act2': 50 * 8 * 8, 'pool2': 50 * 4 * 4, 'flatten': 800, 'fc1': 128, 'act3': 128, 'fc2': 5}
+LENET_DIMENSIONS = {'conv1': 32 * 24 * 24, 'act1': 32 * 24 * 24, 'pool1': 32 * 12 * 12, 'conv2': 64 * 8 * 8,
+                    'act2': 64 * 8 * 8, 'pool2': 64 * 4 * 4, 'flatten': 1024, 'fc1': 128, 'act3': 128, 'fc2': 5}
 
 
 def _labelled_features(rng, samples, dimensions, classes, signal):

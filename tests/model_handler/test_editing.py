@@ -200,11 +200,11 @@ def test_add_layer_bottom_inserts_between_data_and_first_layer(lenet_module, mni
 def test_add_layer_bottom_as_in_the_talk_then_train(lenet_module, mnist_iterator):
     handler = ModelHandler(lenet_module)
     handler.drop_layer_bottom(1)
-    handler.add_layer_bottom([mx.sym.Convolution(name='convolution1', kernel=(5, 5), num_filter=20)])
+    handler.add_layer_bottom([mx.sym.Convolution(name='convolution1', kernel=(5, 5), num_filter=32)])
     assert handler.layer_names[:2] == ['convolution1', 'act1']
     module = handler.get_module(mnist_iterator)
     module.fit(mnist_iterator, num_epoch=1)
-    assert module.get_params()[0]['convolution1_weight'].shape == (20, 1, 5, 5)
+    assert module.get_params()[0]['convolution1_weight'].shape == (32, 1, 5, 5)
 
 
 def test_a_loss_layer_cannot_be_added_at_the_bottom(lenet_module):

@@ -16,7 +16,7 @@ def test_features_equal_a_bare_forward_pass(lenet_module, mnist_digits, mnist_it
     handler = ModelHandler(lenet_module)
     features, returned_labels = handler.get_layer_output(mnist_iterator, ['pool2', 'fc1'])
     assert isinstance(features, OrderedDict) and list(features) == ['pool2', 'fc1']
-    assert features['pool2'].shape == (300, 50 * 4 * 4)
+    assert features['pool2'].shape == (300, 64 * 4 * 4)
     assert features['fc1'].shape == (300, 128)
     internals = handler.symbol.get_internals()
     expected = forward(internals['fc1_output'], handler.arg_params, handler.aux_params, images)
@@ -140,7 +140,7 @@ def test_missing_or_misshapen_params_are_architecture_errors(lenet_module, mnist
     del handler.arg_params['conv2_bias']
     with pytest.raises(ModelArchitectureError, match=r"needs params \['conv2_bias'\] that the handler does not"):
         handler.get_layer_output(mnist_iterator, ['fc1'])
-    assert handler.get_layer_output(mnist_iterator, ['pool1'])[0]['pool1'].shape == (300, 20 * 12 * 12)
+    assert handler.get_layer_output(mnist_iterator, ['pool1'])[0]['pool1'].shape == (300, 32 * 12 * 12)
     handler.arg_params['conv2_bias'] = mx.nd.zeros(49)
     with pytest.raises(ModelArchitectureError, match=r"Param 'conv2_bias' has shape \(49,\) but the network"):
         handler.get_layer_output(mnist_iterator, ['fc1'])

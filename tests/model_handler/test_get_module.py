@@ -54,8 +54,8 @@ def test_random_params_are_reinitialised_not_copied(lenet_module, mnist_iterator
     trained = handler.arg_params['fc1_weight'].asnumpy()
     assert not np.allclose(params['fc1_weight'], trained)
     np.testing.assert_array_equal(params['fc1_bias'], 0)
-    # Xavier gaussian, factor 'in', magnitude 2: std = sqrt(2 / fan_in); fc1 reads 800 inputs.
-    assert params['fc1_weight'].std() == pytest.approx(np.sqrt(2 / 800), rel=0.05)
+    # Xavier gaussian, factor 'in', magnitude 2: std = sqrt(2 / fan_in); fc1 reads 1024 inputs.
+    assert params['fc1_weight'].std() == pytest.approx(np.sqrt(2 / 1024), rel=0.05)
     np.testing.assert_array_equal(params['conv1_weight'], handler.arg_params['conv1_weight'].asnumpy())
 
 

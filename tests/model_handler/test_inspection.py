@@ -124,10 +124,10 @@ def test_summary_lists_types_shapes_and_param_counts(lenet_module):
     rows = {line.split()[0]: line.split() for line in lines[2:-2]}
     assert list(rows) == LENET_LAYERS
     assert rows['conv1'][1] == 'Convolution'
-    assert ' '.join(rows['conv1'][2:6]) == '(1, 20, 24, 24)'
-    assert rows['conv1'][6] == str(20 * 1 * 5 * 5 + 20)
-    assert ' '.join(rows['flatten'][2:4]) == '(1, 800)'
-    assert rows['fc1'][-2] == str(800 * 128 + 128)
+    assert ' '.join(rows['conv1'][2:6]) == '(1, 32, 24, 24)'
+    assert rows['conv1'][6] == str(32 * 1 * 5 * 5 + 32)
+    assert ' '.join(rows['flatten'][2:4]) == '(1, 1024)'
+    assert rows['fc1'][-2] == str(1024 * 128 + 128)
     total = sum(value.size for value in handler.arg_params.values())
     assert lines[-1] == 'Total params: {:,}  (trainable: {:,}, frozen: 0)'.format(total, total)
 

@@ -189,8 +189,8 @@ def test_features_of_several_layers_sit_side_by_side(lenet_module, mnist_iterato
     data = repurposer.get_features_from_source_model(mnist_iterator)
     assert list(data.feature_indices_per_layer) == ['fc2', 'pool1', 'fc1']
     widths = {name: len(indices) for name, indices in data.feature_indices_per_layer.items()}
-    assert widths == {'fc2': 5, 'pool1': 20 * 12 * 12, 'fc1': 128}
-    assert data.features.shape == (300, 5 + 2880 + 128)
+    assert widths == {'fc2': 5, 'pool1': 32 * 12 * 12, 'fc1': 128}
+    assert data.features.shape == (300, 5 + 4608 + 128)
     alone, labels = repurposer._model_handler.get_layer_output(mnist_iterator, ['fc1'])
     np.testing.assert_allclose(data.features[:, data.feature_indices_per_layer['fc1']], alone['fc1'],
                                rtol=1e-4, atol=1e-4)
