@@ -2,14 +2,13 @@
 
 The source network (``tests/data/models/lenet_mnist04``) was trained on MNIST digits 0-4 only.
 The target task is digits 5-9, which it has never seen, with k labelled images per class.
-The demo inspects and edits the network with ModelHandler, then compares, for each k:
+The demo looks at the network with ModelHandler, then, for each k, compares every repurposer
+(meta-models on the source's pool1 + pool2 features, and the two fine-tuning ones) with the
+same LeNet trained from scratch and with logistic regression on raw pixels. Last, it asks the
+GP and BNN repurposers how sure they are about digits 5-9, about digits 0-4 (classes the
+target task does not have) and about noise.
 
-* features of the source network + logistic regression (meta-model transfer),
-* the source network with a new output layer, fine-tuned with its convolutions frozen,
-* the same LeNet trained from scratch on the k labels,
-* logistic regression on raw pixels.
-
-It prints a table and saves a plot of accuracy against labels per class.
+It prints the accuracy table and saves one figure with both results.
 Run it with ``bash scripts/quickstart.sh`` (sets up ``.venv`` first) or ``python demos/quickstart.py``.
 """
 import argparse
@@ -30,22 +29,46 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+import xfer  # noqa: E402
 from xfer import datasets  # noqa: E402
+from xfer.calibration import expected_calibration_error, mean_max_probability  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
+SOURCE_CLASSES = [0, 1, 2, 3, 4]
 TARGET_CLASSES = [5, 6, 7, 8, 9]
-BATCH_SIZE = 32
+FEATURE_LAYERS = ['pool1', 'pool2']
+BATCH_SIZE = 16
+TRAINING = dict(batch_size=BATCH_SIZE, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
+UNCERTAINTY_SHOTS = 10
 
 
-def load_target_task():
-    """MNIST digits 5-9 relabelled 0-4: the classes the source network never saw."""
+def repurposer_factories(epochs):
+    """Every xfer method by name, as a function of the source module."""
+    count = len(TARGET_CLASSES)
+    return {
+        'LrRepurposer': lambda source: xfer.LrRepurposer(source, FEATURE_LAYERS),
+        'SvmRepurposer': lambda source: xfer.SvmRepurposer(source, FEATURE_LAYERS),
+        'GpRepurposer': lambda source: xfer.GpRepurposer(source, FEATURE_LAYERS),
+        'BnnRepurposer': lambda source: xfer.BnnRepurposer(source, FEATURE_LAYERS),
+        'FineTune (new fc2)': lambda source: xfer.NeuralNetworkFineTuneRepurposer(
+            source, 'act3', count, num_epochs=epochs, **TRAINING),
+        'RandomFreeze (convs kept)': lambda source: xfer.NeuralNetworkRandomFreezeRepurposer(
+            source, count, ['conv1', 'conv2'], [], num_epochs=epochs, **TRAINING),
+        'LeNet from scratch': lambda source: xfer.NeuralNetworkRandomFreezeRepurposer(
+            source, count, [], ['conv1', 'conv2', 'fc1'], num_epochs=epochs, **TRAINING),
+    }
+
+
+def load_digits(classes):
+    """MNIST images of ``classes``, labelled 0.. in that order."""
     images, labels = datasets.load_mnist_5k()
-    keep = datasets.split_by_class(labels, TARGET_CLASSES)
-    return images[keep], labels[keep] - TARGET_CLASSES[0]
+    keep = datasets.split_by_class(labels, classes)
+    return images[keep], labels[keep] - classes[0]
 
 
-def iterator(images, labels, shuffle=False):
+def iterator(images, labels=None, shuffle=False):
+    labels = np.zeros(len(images)) if labels is None else labels
     return mx.io.NDArrayIter(images, labels, batch_size=BATCH_SIZE, shuffle=shuffle, label_name='softmax_label')
 
 
@@ -57,97 +80,104 @@ def tour_the_source_network(source):
     handler.summary((1, 1, 28, 28))
 
 
-def meta_model_accuracy(source, train, test):
-    """Logistic regression on the source network's fc1 features."""
-    handler = ModelHandler(source)
-    train_features, train_labels = handler.get_layer_output(iterator(*train), ['fc1'])
-    test_features, test_labels = handler.get_layer_output(iterator(*test), ['fc1'])
-    classifier = LogisticRegression(max_iter=2000, class_weight='balanced')
-    classifier.fit(train_features['fc1'], train_labels)
-    return classifier.score(test_features['fc1'], test_labels)
-
-
-def fine_tuned_accuracy(source, train, test, epochs):
-    """Source network with a new 5-way output, convolutions frozen, trained on the k labels."""
-    return _new_head_accuracy(source, train, test, epochs, freeze_convolutions=True)
-
-
-def scratch_accuracy(source, train, test, epochs):
-    """The same LeNet, every layer freshly initialised, trained on the k labels alone."""
-    return _new_head_accuracy(source, train, test, epochs, freeze_convolutions=False)
-
-
-def _new_head_accuracy(source, train, test, epochs, freeze_convolutions):
-    handler = ModelHandler(source)
-    handler.drop_layer_top(2)
-    handler.add_layer_top([mx.sym.FullyConnected(name='fc_target', num_hidden=len(TARGET_CLASSES)),
-                           mx.sym.SoftmaxOutput(name='softmax')])
-    train_iterator = iterator(*train, shuffle=True)
-    if freeze_convolutions:
-        frozen = handler.get_layer_parameters(handler.get_layer_names_matching_type('Convolution'))
-        module = handler.get_module(train_iterator, fixed_layer_parameters=frozen)
-    else:
-        module = handler.get_module(train_iterator, random_layer_parameters=handler.get_layer_parameters(
-            handler.layer_names))
-    module.fit(train_iterator, num_epoch=epochs, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
-    return dict(module.score(iterator(*test), 'acc'))['accuracy']
+def repurposed(factory, train):
+    """A fresh source module, repurposed on the labelled ``train`` images."""
+    repurposer = factory(mx.mod.Module.load(SOURCE_MODEL, 0, label_names=['softmax_label']))
+    repurposer.repurpose(iterator(*train, shuffle=True))
+    return repurposer
 
 
 def pixel_accuracy(train, test):
-    classifier = LogisticRegression(max_iter=2000, class_weight='balanced')
+    classifier = LogisticRegression(max_iter=2000)
     classifier.fit(train[0].reshape(len(train[0]), -1), train[1])
     return classifier.score(test[0].reshape(len(test[0]), -1), test[1])
 
 
-def compare(source, images, labels, shots, draws, epochs):
-    """Mean and std accuracy of every method, per number of labels per class."""
-    methods = {
-        'xfer features + LR': lambda train, test: meta_model_accuracy(source, train, test),
-        'xfer fine-tune (convs frozen)': lambda train, test: fine_tuned_accuracy(source, train, test, epochs),
-        'LeNet from scratch': lambda train, test: scratch_accuracy(source, train, test, epochs),
-        'LR on raw pixels': pixel_accuracy,
-    }
-    results = {name: [] for name in methods}
+def compare(factories, images, labels, shots, draws):
+    """results[method] = [(mean, std) of test accuracy per k], over ``draws`` random draws."""
+    results = {name: [] for name in list(factories) + ['LR on raw pixels']}
     for k in shots:
-        scores = {name: [] for name in methods}
+        scores = {name: [] for name in results}
+        started = time.time()
         for draw in range(draws):
-            mx.random.seed(draw)
             train_index, test_index = datasets.few_shot_split(labels, k, seed=draw)
-            train = images[train_index], labels[train_index]
-            test = images[test_index], labels[test_index]
-            for name, method in methods.items():
-                scores[name].append(method(train, test))
-        for name in methods:
+            train, test = (images[train_index], labels[train_index]), (images[test_index], labels[test_index])
+            for name, factory in factories.items():
+                mx.random.seed(draw)
+                np.random.seed(draw)
+                predicted = repurposed(factory, train).predict_label(iterator(test[0]))
+                scores[name].append(float(np.mean(predicted == test[1])))
+            scores['LR on raw pixels'].append(pixel_accuracy(train, test))
+        for name in results:
             results[name].append((np.mean(scores[name]), np.std(scores[name])))
-        print('  k = {:>3} labels per class done'.format(k))
+        print('  k = {:>3} labels per class done in {:.0f} s'.format(k, time.time() - started), flush=True)
     return results
 
 
 def print_table(shots, results):
-    header = '| method | ' + ' | '.join('k = {}'.format(k) for k in shots) + ' |'
-    print(header)
+    print('| method | ' + ' | '.join('k = {}'.format(k) for k in shots) + ' |')
     print('|' + '---|' * (len(shots) + 1))
     for name, scores in results.items():
-        cells = ['{:.3f} ± {:.3f}'.format(mean, std) for mean, std in scores]
+        print('| {} | {} |'.format(name, ' | '.join('{:.3f} ± {:.3f}'.format(mean, std) for mean, std in scores)))
+
+
+def uncertainty(factories, images, labels):
+    """Mean max-probability of GP and BNN on target digits, unseen digits 0-4 and noise, plus ECE."""
+    train_index, test_index = datasets.few_shot_split(labels, UNCERTAINTY_SHOTS, seed=0)
+    other_digits, _ = load_digits(SOURCE_CLASSES)
+    inputs = {'digits 5-9 (target)': images[test_index],
+              'digits 0-4 (no such class)': other_digits[::5],
+              'uniform noise': np.random.default_rng(0).random((500, 1, 28, 28), dtype=np.float32)}
+    confidence, calibration = {}, {}
+    for name in ('GpRepurposer', 'BnnRepurposer'):
+        mx.random.seed(0)
+        np.random.seed(0)
+        repurposer = repurposed(factories[name], (images[train_index], labels[train_index]))
+        probabilities = {kind: repurposer.predict_probability(iterator(data)) for kind, data in inputs.items()}
+        confidence[name] = {kind: mean_max_probability(p) for kind, p in probabilities.items()}
+        calibration[name] = expected_calibration_error(probabilities['digits 5-9 (target)'], labels[test_index])
+    return confidence, calibration
+
+
+def print_uncertainty(confidence, calibration):
+    print('\nMean highest class probability, trained on {} labels per class:'.format(UNCERTAINTY_SHOTS))
+    kinds = list(next(iter(confidence.values())))
+    print('| repurposer | ' + ' | '.join(kinds) + ' | ECE on target |')
+    print('|' + '---|' * (len(kinds) + 2))
+    for name, per_kind in confidence.items():
+        cells = ['{:.3f}'.format(per_kind[kind]) for kind in kinds] + ['{:.3f}'.format(calibration[name])]
         print('| {} | {} |'.format(name, ' | '.join(cells)))
 
 
-def plot(shots, results, path):
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+def plot(shots, results, confidence, path):
+    """Left: accuracy against labels per class. Right: GP/BNN confidence in and out of domain."""
+    figure, (accuracy_axes, confidence_axes) = plt.subplots(1, 2, figsize=(13, 4.8))
     for name, scores in results.items():
-        means = np.array([mean for mean, _ in scores])
-        stds = np.array([std for _, std in scores])
-        axes.errorbar(shots, means, yerr=stds, marker='o', capsize=3, label=name)
-    axes.set_xscale('log')
-    axes.set_xticks(shots)
-    axes.set_xticklabels([str(k) for k in shots])
-    axes.set_xlabel('labelled images per class (target: MNIST digits 5-9)')
-    axes.set_ylabel('test accuracy')
-    axes.set_title('Transfer from a LeNet trained on digits 0-4')
-    axes.grid(alpha=0.3)
-    axes.legend()
+        means, stds = np.array(scores).T
+        style = '--' if name in ('LeNet from scratch', 'LR on raw pixels') else '-'
+        accuracy_axes.errorbar(shots, means, yerr=stds, marker='o', capsize=3, linestyle=style, label=name)
+    accuracy_axes.set_xscale('log')
+    accuracy_axes.set_xticks(shots)
+    accuracy_axes.set_xticklabels([str(k) for k in shots])
+    accuracy_axes.set_xlabel('labelled images per class (target: MNIST digits 5-9)')
+    accuracy_axes.set_ylabel('test accuracy')
+    accuracy_axes.set_title('Transfer from a LeNet trained on digits 0-4')
+    accuracy_axes.grid(alpha=0.3)
+    accuracy_axes.legend(fontsize=8)
+    kinds = list(next(iter(confidence.values())))
+    width = 0.8 / len(confidence)
+    for offset, (name, per_kind) in enumerate(confidence.items()):
+        positions = np.arange(len(kinds)) + (offset - (len(confidence) - 1) / 2) * width
+        confidence_axes.bar(positions, [per_kind[kind] for kind in kinds], width, label=name)
+    confidence_axes.axhline(1 / len(TARGET_CLASSES), color='grey', linestyle=':', label='chance (1/5)')
+    confidence_axes.set_xticks(np.arange(len(kinds)))
+    confidence_axes.set_xticklabels(kinds)
+    confidence_axes.set_ylim(0, 1)
+    confidence_axes.set_ylabel('mean highest class probability')
+    confidence_axes.set_title('How sure are they? ({} labels per class)'.format(UNCERTAINTY_SHOTS))
+    confidence_axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
@@ -156,24 +186,26 @@ def main(argv=None):
     parser.add_argument('--shots', type=int, nargs='+', default=[1, 5, 10, 50], help='labels per class')
     parser.add_argument('--draws', type=int, default=3, help='random draws of the labelled images per k')
     parser.add_argument('--epochs', type=int, default=30, help='epochs for fine-tuning and from-scratch')
-    parser.add_argument('--output', default=os.path.join(REPO, 'demos', 'output'), help='where to save the plot')
+    parser.add_argument('--output', default=os.path.join(REPO, 'demos', 'output'), help='where to save the figure')
     args = parser.parse_args(argv)
 
-    # Module.fit re-announces that get_module's module is bound and initialised: expected here.
+    # Module.fit re-announces that a repurposer's module is bound and initialised: expected here.
     logging.getLogger().setLevel(logging.ERROR)
     warnings.filterwarnings('ignore', message='Parameters already initialized')
     start = time.time()
-    source = mx.mod.Module.load(SOURCE_MODEL, 0, label_names=['softmax_label'])
-    tour_the_source_network(source)
-    images, labels = load_target_task()
+    tour_the_source_network(mx.mod.Module.load(SOURCE_MODEL, 0, label_names=['softmax_label']))
+    images, labels = load_digits(TARGET_CLASSES)
+    factories = repurposer_factories(args.epochs)
     print('\nTarget task: {} MNIST images of digits 5-9; {} random draws per k.'.format(len(labels), args.draws))
-    results = compare(source, images, labels, args.shots, args.draws, args.epochs)
+    results = compare(factories, images, labels, args.shots, args.draws)
     print('\nTest accuracy (mean ± std over draws):')
     print_table(args.shots, results)
+    confidence, calibration = uncertainty(factories, images, labels)
+    print_uncertainty(confidence, calibration)
     os.makedirs(args.output, exist_ok=True)
-    figure_path = os.path.join(args.output, 'quickstart_accuracy.png')
-    plot(args.shots, results, figure_path)
-    print('\nPlot saved to {}'.format(figure_path))
+    figure_path = os.path.join(args.output, 'quickstart.png')
+    plot(args.shots, results, confidence, figure_path)
+    print('\nFigure saved to {}'.format(figure_path))
     print('Done in {:.0f} s.'.format(time.time() - start))
 
 
