@@ -17,7 +17,8 @@ For k labelled images per class (the rest is the test set) and several random dr
 layer excluded) gets its LogME and H-score on the k-shot training features and the test accuracy
 that ``LrRepurposer(source, [layer])`` reaches. The script reports, per task and k, Kendall's tau
 between each score and the accuracy across layers (mean over draws), and the accuracy of the
-``'auto'`` choice (best LogME on the training data, as ``feature_layer_names='auto'`` picks it)
+``'auto'`` choice (best LogME on the training data among the layers whose output is not pooled later, as
+``feature_layer_names='auto'`` picks it)
 vs the last hidden FC layer ``fc1`` vs the best layer in hindsight. The target: ``'auto'`` within
 1 point of the best layer and never more than 1 point below ``fc1``.
 
@@ -139,7 +140,7 @@ def layer_scores(train_features, train_labels):
                        for method in SCORES)
 
 
-def evaluate_split(handler, layers, images, labels, train, test):
+def evaluate_split(handler, layers, auto_layers, images, labels, train, test):
     """Scores, accuracies, the 'auto' layer and timings of every candidate layer on one split."""
     train_features = all_layer_features(handler, layers, images[train], labels[train])
     test_features = all_layer_features(handler, layers, images[test], labels[test])
@@ -153,7 +154,7 @@ def evaluate_split(handler, layers, images, labels, train, test):
         'scores': {method: {row.name: row.score for row in ranking} for method, ranking in rankings.items()},
         'dimensions': {name: output.shape[1] for name, output in train_features.items()},
         'accuracies': accuracies,
-        'auto': rankings['logme'].names[0],
+        'auto': next(name for name in rankings['logme'].names if name in auto_layers),
         'scoring_seconds': scoring_seconds,
         'lr_seconds': lr_seconds,
     }
@@ -183,12 +184,13 @@ def evaluate_task(task, shots, draws, check):
     images, labels = load()
     handler = ModelHandler(load_source(task))
     layers = transferability.candidate_layers(handler)
+    auto_layers = transferability.candidate_layers(handler, skip_pooled_maps=True)
     results, check_text = OrderedDict(), ''
     for k in shots:
         results[k] = []
         for draw in range(draws):
             train, test = datasets.few_shot_split(labels, k, seed=draw)
-            split = evaluate_split(handler, layers, images, labels, train, test)
+            split = evaluate_split(handler, layers, auto_layers, images, labels, train, test)
             results[k].append(split)
             print('  {} k={:<3} draw {}: auto {:<8} {:.3f}  {} {:.3f}  best {:<8} {:.3f}  '
                   '(scores {:.2f} s, LR {:.2f} s)'.format(

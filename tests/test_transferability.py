@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from xfer.model_handler import ModelHandler
-from xfer.transferability import (RankedScore, TransferabilityRanking, h_score, leep, logme, nce,
+from xfer.transferability import (RankedScore, TransferabilityRanking, candidate_layers, h_score, leep, logme, nce,
                                   plot_layer_ranking, rank_layers, rank_sources)
 from tests.conftest import LENET_LAYERS
 
@@ -261,6 +261,31 @@ def test_rank_layers_needs_labels_and_a_feature_method(lenet_module, mnist_digit
         rank_layers(lenet_module, unlabelled, layer_names=['fc2'])
     with pytest.raises(ValueError, match=r"method must be one of \['h_score', 'logme'\], got 'leep'"):
         rank_layers(lenet_module, unlabelled, method='leep')
+
+
+def test_candidate_layers_can_skip_maps_that_are_only_pooled_later(lenet_module):
+    handler = ModelHandler(lenet_module)
+    assert candidate_layers(handler) == LENET_LAYERS[:-1]
+    assert candidate_layers(handler, skip_pooled_maps=True) == ['pool1', 'pool2', 'flatten', 'fc1', 'act3', 'fc2']
+
+
+def test_a_map_that_is_also_read_unpooled_stays_a_candidate():
+    data = mx.sym.var('data')
+    shared = mx.sym.Activation(mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name='conv_a'), act_type='relu',
+                               name='act_a')
+    pooled = mx.sym.Pooling(shared, kernel=(2, 2), stride=(2, 2), pool_type='max', name='pool_a')
+    only_pooled = mx.sym.Pooling(mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name='conv_c'), kernel=(2, 2),
+                                 stride=(2, 2), pool_type='avg', name='pool_c')
+    unpooled = mx.sym.FullyConnected(shared, num_hidden=3, name='fc_b')
+    joined = mx.sym.concat(mx.sym.flatten(pooled, name='flat_a'), mx.sym.flatten(only_pooled, name='flat_c'),
+                           unpooled, name='joined')
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(joined, num_hidden=2, name='fc_out'), name='softmax')
+    module = mx.mod.Module(net)
+    module.bind(data_shapes=[('data', (1, 1, 6, 6))], label_shapes=[('softmax_label', (1,))])
+    module.init_params()
+    candidates = candidate_layers(ModelHandler(module), skip_pooled_maps=True)
+    assert 'conv_a' in candidates and 'act_a' in candidates  # fc_b reads act_a directly
+    assert 'conv_c' not in candidates and 'pool_c' in candidates
 
 
 def test_rank_layers_needs_a_candidate_below_the_output(mnist_iterator):

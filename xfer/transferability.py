@@ -21,6 +21,8 @@ from .model_handler import ModelHandler, consts
 #: Layer types :func:`rank_layers` scores when no layers are named.
 FEATURE_LAYER_TYPES = (consts.CONVOLUTION, consts.POOLING, consts.FULLY_CONNECTED, consts.ACTIVATION,
                        'LeakyReLU', consts.FLATTEN)
+#: Layer types that act on each value alone, so pooling after them still summarises the map below.
+_ELEMENTWISE_TYPES = (consts.ACTIVATION, 'LeakyReLU', 'BatchNorm', 'Dropout')
 #: Output layer types whose outputs already are class probabilities.
 PROBABILITY_LAYER_TYPES = (consts.SOFTMAX_OUTPUT, 'softmax', 'SoftmaxActivation')
 
@@ -422,14 +424,31 @@ def _one_hot(classes):
     return np.eye(classes.max() + 1)[classes]
 
 
-def candidate_layers(handler):
-    """The layers worth ranking: those of the feature types, the network's last (output) layer excluded."""
+def candidate_layers(handler, skip_pooled_maps=False):
+    """The layers worth ranking: those of the feature types, the network's last (output) layer excluded.
+
+    With ``skip_pooled_maps``, a layer whose output only ever reaches a pooling layer (directly or
+    through activations) is left out, since its pooled summary is a candidate too. That is how
+    ``feature_layer_names='auto'`` chooses: with few labelled examples, LogME tends to prefer a
+    large unpooled map over its pooled summary, which a classifier then uses less well.
+    """
     below_output = handler.layer_names[:-1]
     candidates = [name for name in below_output if handler.get_layer_type(name) in FEATURE_LAYER_TYPES]
+    if skip_pooled_maps:
+        candidates = [name for name in candidates if not _only_pooled_later(handler, name)]
     if not candidates:
         raise ValueError('The network has no layer of the types {} below its output layer; name the layers to '
                          'score with layer_names. Layers: {}'.format(list(FEATURE_LAYER_TYPES), below_output))
     return candidates
+
+
+def _only_pooled_later(handler, layer_name):
+    """Whether every path from the layer's output meets a pooling layer before anything else (but activations)."""
+    readers = handler.get_layers_reading(layer_name)
+    return bool(readers) and all(
+        handler.get_layer_type(reader) == consts.POOLING
+        or (handler.get_layer_type(reader) in _ELEMENTWISE_TYPES and _only_pooled_later(handler, reader))
+        for reader in readers)
 
 
 def _source_predictions(handler, data_iterator):

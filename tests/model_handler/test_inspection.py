@@ -83,6 +83,15 @@ def test_get_layer_names_matching_type_ignores_case(lenet_module):
     assert handler.get_layer_names_matching_type('LSTM') == []
 
 
+def test_get_layers_reading_follows_the_graph(lenet_module):
+    handler = ModelHandler(lenet_module)
+    assert handler.get_layers_reading('conv1') == ['act1']
+    assert handler.get_layers_reading('fc2') == ['softmax']
+    assert handler.get_layers_reading('softmax') == []
+    with pytest.raises(ValueError, match="Layer 'conv9' is not in the model"):
+        handler.get_layers_reading('conv9')
+
+
 def test_get_layer_parameters(lenet_module, mlp_module):
     handler = ModelHandler(lenet_module)
     assert handler.get_layer_parameters(['conv1']) == ['conv1_weight', 'conv1_bias']

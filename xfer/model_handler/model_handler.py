@@ -72,6 +72,11 @@ class ModelHandler:
         wanted = str(layer_type).lower()
         return [name for name in graph.layer_names if graph.layer_type(name).lower() == wanted]
 
+    def get_layers_reading(self, layer_name):
+        """Names of the layers that take ``layer_name``'s output as input, in graph order."""
+        graph = self._graph()
+        return graph.names_of(graph.consumers(graph.layer_id(layer_name)))
+
     def get_layer_parameters(self, layer_names):
         """Names of the arg and aux params of the given layers, e.g. ``['conv1_weight', 'conv1_bias']``."""
         _check_is_list(layer_names, 'layer_names')
