@@ -20,6 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
 from xfer import datasets  # noqa: E402
+from benchmarks.common import cpu_model, write_report  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
 OPTIMIZER = dict(optimizer='sgd', optimizer_params={'learning_rate': 0.01, 'momentum': 0.9})
@@ -59,6 +60,7 @@ def main(argv=None):
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'fine_tuning_speed.md'))
     args = parser.parse_args(argv)
 
     images, labels = training_data()
@@ -69,11 +71,19 @@ def main(argv=None):
     for _ in range(args.repeats):
         bare.append(bare_fit_seconds(train_iterator, args.epochs))
         ours.append(xfer_fit_seconds(train_iterator, args.epochs))
-    print('| samples | epochs | bare Module.fit s | xfer repurpose s | overhead |')
-    print('|---|---|---|---|---|')
-    print('| {} | {} | {:.2f} | {:.2f} | {:+.1%} |'.format(len(labels), args.epochs, min(bare), min(ours),
-                                                         min(ours) / min(bare) - 1))
-    print('all runs: bare {}  xfer {}'.format(np.round(bare, 2).tolist(), np.round(ours, 2).tolist()))
+    write_report('\n'.join([
+        '# Fine-tuning speed: NeuralNetworkFineTuneRepurposer.repurpose vs a bare Module.fit',
+        '',
+        '{} on {} ({} cores), mxnet {}; best of {} alternating runs each, batch size {}.'.format(
+            time.strftime('%Y-%m-%d'), cpu_model(), os.cpu_count(), mx.__version__, args.repeats, args.batch_size),
+        '',
+        '| samples | epochs | bare Module.fit s | xfer repurpose s | overhead |',
+        '|---|---|---|---|---|',
+        '| {} | {} | {:.2f} | {:.2f} | {:+.1%} |'.format(len(labels), args.epochs, min(bare), min(ours),
+                                                      min(ours) / min(bare) - 1),
+        '',
+        'All runs (s): bare {}, xfer {}.'.format(np.round(bare, 2).tolist(), np.round(ours, 2).tolist()),
+        '']), args.output)
 
 
 if __name__ == '__main__':
