@@ -148,6 +148,23 @@ def test_shared_objective_gradient_matches_finite_differences(two_class_digits, 
     assert error < 1e-4 * np.linalg.norm(trainer._summed_objective(classifiers, point)[1])
 
 
+def test_log_normal_prior_adds_half_the_squared_scaled_log_factors(two_class_digits, fitted, monkeypatch):
+    from xfer import shared_kernel_gp_trainer
+    features = fitted.get_features_from_source_model(_iterator(*two_class_digits[0]))
+    inputs = features.features - features.features.mean(axis=0)
+    targets = (features.labels == TWO_CLASSES[1]).astype(np.float64)[:, np.newaxis]
+    trainer = shared_kernel_gp_trainer.SharedKernelGpTrainer(inputs.astype(np.float64), targets,
+                                                             features.feature_indices_per_layer, 1)
+    classifiers = trainer._build_classifiers(_NoProgress())
+    point = np.array([0.6, -0.4])
+    with_prior = trainer._summed_objective(classifiers, point)
+    monkeypatch.setattr(shared_kernel_gp_trainer, 'LOG_PARAMETER_PRIOR_SCALE', np.inf)
+    without_prior = trainer._summed_objective(classifiers, point)
+    scale = 0.5  # the module's LOG_PARAMETER_PRIOR_SCALE
+    assert with_prior[0] - without_prior[0] == pytest.approx(0.5 * (0.6 ** 2 + 0.4 ** 2) / scale ** 2)
+    np.testing.assert_allclose(with_prior[1] - without_prior[1], point / scale ** 2)
+
+
 def test_get_params_are_the_constructor_arguments(lenet_module):
     repurposer = xfer.GpRepurposer(lenet_module, ['fc1'], num_devices=1, max_function_evaluations=7,
                                    apply_l2_norm=True)

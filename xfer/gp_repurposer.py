@@ -27,7 +27,9 @@ class GpRepurposer(MetaModelRepurposer):
     Unlike the original Xfer, which optimised every classifier's kernel and inducing inputs
     separately, the classifiers share the kernel hyperparameters, fitted jointly (see
     :class:`~xfer.shared_kernel_gp_trainer.SharedKernelGpTrainer`): on 500 digits of ten
-    classes, six times faster at slightly better accuracy (``benchmarks/gp_speed.py``). A
+    classes, several times faster at slightly better accuracy (``benchmarks/gp_speed.py``).
+    A log-normal prior keeps the hyperparameters near the median-distance heuristic they
+    start from unless the data say otherwise, which matters with a few labels per class. A
     progress bar shows the optimisation in a terminal or notebook.
 
     Parameters
@@ -48,7 +50,7 @@ class GpRepurposer(MetaModelRepurposer):
         The mean of the (normalised) training features, subtracted from every input.
     optimization_history : list of list of float
         Per round of the kernel optimisation, the sum over classifiers of the negative log
-        marginal likelihood (EP sites fixed) at each objective evaluation.
+        marginal likelihood (EP sites fixed) plus the prior's penalty, at each objective evaluation.
     negative_log_likelihoods : np.ndarray
         Each classifier's final negative log marginal likelihood.
     """

@@ -37,6 +37,10 @@ ROUND_TOLERANCE = 0.01
 MAX_PARAMETER_FACTOR = 1e4
 #: Rows sampled to set the initial lengthscales (median pairwise distance).
 LENGTHSCALE_SAMPLE_SIZE = 500
+#: Standard deviation of the log-normal prior on each hyperparameter, centred on its initial value. With a few
+#: labelled examples the marginal likelihood alone over-fits the kernel; the prior keeps it near the heuristic
+#: unless the data say otherwise (see benchmarks/transfer_quality.py).
+LOG_PARAMETER_PRIOR_SCALE = 0.5
 _SEED = 0
 _KERNEL_GRADIENT_KEYS = ('dL_dKdiag', 'dL_dKnm', 'dL_dKmm')
 
@@ -64,9 +68,10 @@ class SharedKernelGpTrainer:
     Training alternates, as GPy's ``ep_mode='alternated'`` does, between running EP for every
     classifier and optimising the kernel hyperparameters (L-BFGS-B on their logarithms) on
     the *sum* of the classifiers' negative log marginal likelihoods with the EP sites held
-    fixed. It stops when a round improves that sum by less than :data:`ROUND_TOLERANCE`
-    or when ``max_function_evaluations`` are spent; a final EP run fits the sites to the final
-    kernel.
+    fixed, plus a log-normal prior (:data:`LOG_PARAMETER_PRIOR_SCALE`) centred on the initial
+    values: a MAP estimate, which the likelihood dominates once there are many examples. It
+    stops when a round improves that objective by less than :data:`ROUND_TOLERANCE` or when
+    ``max_function_evaluations`` are spent; a final EP run fits the sites to the final kernel.
 
     Parameters
     ----------
@@ -82,7 +87,8 @@ class SharedKernelGpTrainer:
     Attributes
     ----------
     history : list of list of float
-        Per round, the summed negative log marginal likelihood at each objective evaluation.
+        Per round, the objective (summed negative log marginal likelihood plus the prior's penalty)
+        at each objective evaluation.
     """
 
     def __init__(self, inputs, targets, feature_indices_per_layer, max_function_evaluations):
@@ -156,7 +162,8 @@ class SharedKernelGpTrainer:
             value -= log_marginal
             for key in _KERNEL_GRADIENT_KEYS:
                 sums[key] = sums[key] + gradients[key]
-        return value, -self._kernel_gradient(sums) * self.kernel.param_array
+        prior_value, prior_gradient = _log_normal_penalty(log_factors)
+        return value + prior_value, -self._kernel_gradient(sums) * self.kernel.param_array + prior_gradient
 
     def _kernel_gradient(self, sums):
         """Gradient of the summed log marginal likelihood in the kernel parameters (Z held fixed)."""
@@ -180,6 +187,12 @@ class SharedKernelGpTrainer:
     def _round_improvement(self):
         evaluations = self.history[-1]
         return (evaluations[0] - min(evaluations)) / abs(evaluations[0])
+
+
+def _log_normal_penalty(log_factors):
+    """Negative log density (up to a constant) of the hyperparameters' log-normal prior, and its gradient."""
+    scaled = log_factors / LOG_PARAMETER_PRIOR_SCALE ** 2
+    return 0.5 * float(np.dot(scaled, log_factors)), scaled
 
 
 class _BudgetSpent(Exception):
