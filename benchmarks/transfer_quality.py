@@ -5,7 +5,7 @@ Target: UCI optical digits 5-9 (scikit-learn's ``load_digits``, 8x8 scaled up to
 classes *and* a new domain. For k labelled images per class (the rest is the test set) and
 several random draws, it prints mean ± std test accuracy and fit time of each method.
 
-    python benchmarks/transfer_quality.py                        # k = 1 5 10 50, 5 draws
+    python benchmarks/transfer_quality.py                        # k = 1 5 10 50, 10 draws
     python benchmarks/transfer_quality.py --shots 10 --draws 2 --methods lr fine_tune scratch
 """
 import argparse
@@ -59,11 +59,11 @@ def iterator(images, labels, shuffle=False):
     return mx.io.NDArrayIter(images, labels, batch_size=BATCH_SIZE, shuffle=shuffle, label_name='softmax_label')
 
 
-def run_once(factory, train, test, seed):
+def run_once(factory, train, test, seed, source=SOURCE_MODEL):
     """Accuracy on ``test`` and seconds to repurpose on ``train``."""
     mx.random.seed(seed)
     np.random.seed(seed)
-    repurposer = factory(mx.mod.Module.load(SOURCE_MODEL, 0))
+    repurposer = factory(mx.mod.Module.load(source, 0))
     start = time.perf_counter()
     repurposer.repurpose(iterator(*train, shuffle=True))
     seconds = time.perf_counter() - start
@@ -71,13 +71,13 @@ def run_once(factory, train, test, seed):
     return accuracy, seconds
 
 
-def evaluate(methods, images, labels, shots, draws):
+def evaluate(methods, images, labels, shots, draws, source=SOURCE_MODEL):
     """results[method][k] = (accuracies, seconds) over the draws."""
     results = {name: {} for name in methods}
     for k in shots:
         splits = [datasets.few_shot_split(labels, k, seed=draw) for draw in range(draws)]
         for name, factory in methods.items():
-            runs = [run_once(factory, (images[train], labels[train]), (images[test], labels[test]), draw)
+            runs = [run_once(factory, (images[train], labels[train]), (images[test], labels[test]), draw, source)
                     for draw, (train, test) in enumerate(splits)]
             results[name][k] = ([accuracy for accuracy, _ in runs], [seconds for _, seconds in runs])
             print('  k={:<3} {:<14} accuracy {:.3f} ± {:.3f}  fit {:.2f} s'.format(
@@ -114,9 +114,10 @@ def scratch_comparison(results, shots):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--shots', type=int, nargs='+', default=[1, 5, 10, 50])
-    parser.add_argument('--draws', type=int, default=5)
-    parser.add_argument('--layers', nargs='+', default=['fc1'], help="feature layers of the meta-models, or 'auto' / 'auto:N'")
+    parser.add_argument('--draws', type=int, default=10)
+    parser.add_argument('--layers', nargs='+', default=['pool1', 'pool2'], help="feature layers of the meta-models, or 'auto' / 'auto:N'")
     parser.add_argument('--methods', nargs='+', default=None, help='subset of: ' + ' '.join(method_factories([])))
+    parser.add_argument('--source', default=SOURCE_MODEL, help='checkpoint prefix of the source model (epoch 0)')
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'transfer_quality.md'))
     args = parser.parse_args(argv)
 
@@ -124,7 +125,7 @@ def main(argv=None):
     methods = {name: factories[name] for name in (args.methods or factories)}
     images, labels = load_target()
     print('Target: {} UCI digits 5-9; features from {}; {} draws per k'.format(len(labels), args.layers, args.draws))
-    results = evaluate(methods, images, labels, args.shots, args.draws)
+    results = evaluate(methods, images, labels, args.shots, args.draws, args.source)
     table, comparison = markdown_table(results, args.shots), scratch_comparison(results, args.shots)
     print('\n' + table + '\n\n' + comparison)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)

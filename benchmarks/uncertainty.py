@@ -25,7 +25,7 @@ from xfer import datasets  # noqa: E402
 from xfer.calibration import expected_calibration_error, mean_max_probability  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
-LAYERS = ['fc1']
+LAYERS = ['pool1', 'pool2']
 OUT_OF_DOMAIN_SIZE = 500
 
 
