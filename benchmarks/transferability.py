@@ -184,7 +184,7 @@ def evaluate_task(task, shots, draws, check):
     images, labels = load()
     handler = ModelHandler(load_source(task))
     layers = transferability.candidate_layers(handler)
-    auto_layers = transferability.candidate_layers(handler, skip_pooled_maps=True)
+    auto_layers = transferability.candidate_layers(handler, skip_superseded=True)
     results, check_text = OrderedDict(), ''
     for k in shots:
         results[k] = []

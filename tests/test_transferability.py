@@ -266,10 +266,10 @@ def test_rank_layers_needs_labels_and_a_feature_method(lenet_module, mnist_digit
 def test_candidate_layers_can_skip_maps_that_are_only_pooled_later(lenet_module):
     handler = ModelHandler(lenet_module)
     assert candidate_layers(handler) == LENET_LAYERS[:-1]
-    assert candidate_layers(handler, skip_pooled_maps=True) == ['pool1', 'pool2', 'flatten', 'fc1', 'act3', 'fc2']
+    assert candidate_layers(handler, skip_superseded=True) == ['pool1', 'pool2', 'flatten', 'fc1', 'act3', 'fc2']
 
 
-def test_a_map_that_is_also_read_unpooled_stays_a_candidate():
+def test_superseded_layers_are_those_only_pooled_or_joined_later():
     data = mx.sym.var('data')
     shared = mx.sym.Activation(mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name='conv_a'), act_type='relu',
                                name='act_a')
@@ -283,9 +283,11 @@ def test_a_map_that_is_also_read_unpooled_stays_a_candidate():
     module = mx.mod.Module(net)
     module.bind(data_shapes=[('data', (1, 1, 6, 6))], label_shapes=[('softmax_label', (1,))])
     module.init_params()
-    candidates = candidate_layers(ModelHandler(module), skip_pooled_maps=True)
-    assert 'conv_a' in candidates and 'act_a' in candidates  # fc_b reads act_a directly
-    assert 'conv_c' not in candidates and 'pool_c' in candidates
+    handler = ModelHandler(module)
+    assert candidate_layers(handler) == ['conv_a', 'act_a', 'pool_a', 'flat_a', 'conv_c', 'pool_c', 'flat_c', 'fc_b',
+                                         'joined', 'fc_out']
+    # act_a is also read unpooled (by fc_b); every branch ends in the concatenation 'joined'.
+    assert candidate_layers(handler, skip_superseded=True) == ['conv_a', 'act_a', 'joined', 'fc_out']
 
 
 def test_rank_layers_needs_a_candidate_below_the_output(mnist_iterator):

@@ -82,7 +82,7 @@ class MetaModelRepurposer(Repurposer):
 
     def _features_of_best_layers(self, train_iterator):
         """Score every candidate layer on the training data in one pass; keep the best layers' features."""
-        candidates = transferability.candidate_layers(self._model_handler, skip_pooled_maps=True)
+        candidates = transferability.candidate_layers(self._model_handler, skip_superseded=True)
         outputs, labels = self._model_handler.get_layer_output(train_iterator, candidates)
         self.layer_ranking = transferability.rank_features(outputs, labels)
         self.selected_feature_layer_names = self.layer_ranking.names[:self._auto_layer_count]

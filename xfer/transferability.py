@@ -20,9 +20,12 @@ from .model_handler import ModelHandler, consts
 
 #: Layer types :func:`rank_layers` scores when no layers are named.
 FEATURE_LAYER_TYPES = (consts.CONVOLUTION, consts.POOLING, consts.FULLY_CONNECTED, consts.ACTIVATION,
-                       'LeakyReLU', consts.FLATTEN)
-#: Layer types that act on each value alone, so pooling after them still summarises the map below.
-_ELEMENTWISE_TYPES = (consts.ACTIVATION, 'LeakyReLU', 'BatchNorm', 'Dropout')
+                       'LeakyReLU', consts.FLATTEN, 'Concat')
+#: Layer types that keep every value of their input (element-wise maps, reshapes), looked through when
+#: deciding whether a layer's output is superseded.
+_PASS_THROUGH_TYPES = (consts.ACTIVATION, 'LeakyReLU', 'BatchNorm', 'Dropout', consts.FLATTEN, 'Reshape')
+#: Layer types whose output supersedes an input: a pooling layer summarises it, a concatenation holds it.
+_SUPERSEDING_TYPES = (consts.POOLING, 'Concat')
 #: Output layer types whose outputs already are class probabilities.
 PROBABILITY_LAYER_TYPES = (consts.SOFTMAX_OUTPUT, 'softmax', 'SoftmaxActivation')
 
@@ -424,30 +427,32 @@ def _one_hot(classes):
     return np.eye(classes.max() + 1)[classes]
 
 
-def candidate_layers(handler, skip_pooled_maps=False):
+def candidate_layers(handler, skip_superseded=False):
     """The layers worth ranking: those of the feature types, the network's last (output) layer excluded.
 
-    With ``skip_pooled_maps``, a layer whose output only ever reaches a pooling layer (directly or
-    through activations) is left out, since its pooled summary is a candidate too. That is how
-    ``feature_layer_names='auto'`` chooses: with few labelled examples, LogME tends to prefer a
-    large unpooled map over its pooled summary, which a classifier then uses less well.
+    With ``skip_superseded``, a layer is left out when its output only ever reaches, through
+    element-wise layers and reshapes, a pooling layer (which summarises it) or a concatenation
+    (which holds it beside its sibling branches): that later layer is a candidate too. That is
+    how ``feature_layer_names='auto'`` chooses: with few labelled examples LogME tends to prefer
+    a large unpooled map over its pooled summary, or one branch over the joined branches, and a
+    classifier then does worse on it (``benchmarks/transferability.py``).
     """
     below_output = handler.layer_names[:-1]
     candidates = [name for name in below_output if handler.get_layer_type(name) in FEATURE_LAYER_TYPES]
-    if skip_pooled_maps:
-        candidates = [name for name in candidates if not _only_pooled_later(handler, name)]
+    if skip_superseded:
+        candidates = [name for name in candidates if not _superseded(handler, name)]
     if not candidates:
         raise ValueError('The network has no layer of the types {} below its output layer; name the layers to '
                          'score with layer_names. Layers: {}'.format(list(FEATURE_LAYER_TYPES), below_output))
     return candidates
 
 
-def _only_pooled_later(handler, layer_name):
-    """Whether every path from the layer's output meets a pooling layer before anything else (but activations)."""
+def _superseded(handler, layer_name):
+    """Whether every path from the layer's output meets a pooling or concatenation, passing only value-keeping layers."""
     readers = handler.get_layers_reading(layer_name)
     return bool(readers) and all(
-        handler.get_layer_type(reader) == consts.POOLING
-        or (handler.get_layer_type(reader) in _ELEMENTWISE_TYPES and _only_pooled_later(handler, reader))
+        handler.get_layer_type(reader) in _SUPERSEDING_TYPES
+        or (handler.get_layer_type(reader) in _PASS_THROUGH_TYPES and _superseded(handler, reader))
         for reader in readers)
 
 

@@ -22,7 +22,7 @@ def test_auto_keeps_the_best_ranked_layers(lenet_module, train_iterator, monkeyp
     repurposer = xfer.LrRepurposer(lenet_module, 'auto:2')
     repurposer.repurpose(train_iterator)
     assert len(passes) == 1, 'ranking and training share one pass through the network'
-    candidates = transferability.candidate_layers(ModelHandler(lenet_module), skip_pooled_maps=True)
+    candidates = transferability.candidate_layers(ModelHandler(lenet_module), skip_superseded=True)
     expected = transferability.rank_layers(lenet_module, train_iterator, layer_names=candidates)
     assert repurposer.layer_ranking.names == expected.names
     assert 'conv2' not in candidates and 'act2' not in candidates, 'maps that are pooled later are left out'
