@@ -3,7 +3,7 @@
 The source network (``tests/data/models/lenet_mnist04``) was trained on MNIST digits 0-4 only.
 The target task is digits 5-9, which it has never seen, with k labelled images per class.
 The demo looks at the network with ModelHandler, then, for each k, compares every repurposer
-(meta-models on the source's pool1 + pool2 features, and the two fine-tuning ones) with the
+(meta-models on the source's pool2 features, and the two fine-tuning ones) with the
 same LeNet trained from scratch and with logistic regression on raw pixels. Last, it asks the
 GP and BNN repurposers how sure they are about digits 5-9, about digits 0-4 (classes the
 target task does not have) and about noise.
@@ -37,7 +37,7 @@ from xfer.model_handler import ModelHandler  # noqa: E402
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
 SOURCE_CLASSES = [0, 1, 2, 3, 4]
 TARGET_CLASSES = [5, 6, 7, 8, 9]
-FEATURE_LAYERS = ['pool1', 'pool2']
+FEATURE_LAYERS = ['pool2']
 BATCH_SIZE = 16
 TRAINING = dict(batch_size=BATCH_SIZE, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
 UNCERTAINTY_SHOTS = 10
