@@ -48,6 +48,7 @@ class ModelHandler:
         module = as_module(module, data_name, 'module')
         _check_device_arguments(context_function, num_devices)
         self.symbol = mx.sym.load_json(module.symbol.tojson())
+        self._graph_cache = None
         self.arg_params, self.aux_params = _copied_module_params(module)
         self.context_function = context_function
         self.num_devices = num_devices
@@ -244,7 +245,10 @@ class ModelHandler:
 
     # -------------------------------------------------------------------------------- helpers
     def _graph(self):
-        return SymbolGraph(self.symbol, self.data_name)
+        """The symbol's graph, parsed once per symbol: edits replace the symbol, which makes a new one parsed."""
+        if self._graph_cache is None or self._graph_cache.symbol is not self.symbol:
+            self._graph_cache = SymbolGraph(self.symbol, self.data_name)
+        return self._graph_cache
 
     def _contexts(self):
         return [self.context_function(i) for i in range(self.num_devices)]
