@@ -29,7 +29,6 @@ import datetime
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
@@ -47,26 +46,12 @@ from xfer.bnn_repurposer import POSTERIOR_SIGMA_INIT, kl_annealing_weights  # no
 from xfer.prob import (BNNLoss, Categorical, FunctionalNetwork, GaussianPrior,  # noqa: E402
                        GaussianVariationalPosterior)
 from xfer.sampled_mlp import SampledMlp  # noqa: E402
-from common import FEATURE_LAYER, cpu_model, digit_features, source_module, write_report  # noqa: E402
+from common import FEATURE_LAYER, Clock, cpu_model, digit_features, source_module, write_report  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(BENCHMARKS_DIR, 'results', 'bnn_speed.md')
 #: The time of the original Xfer 1.1 BnnRepurposer with default arguments on 1,000 such samples (this machine).
 ORIGINAL_XFER_SECONDS = 66.0
 SEED = 0
-
-
-
-
-class Clock:
-    """Wall-clock and process CPU seconds of a ``with`` block."""
-
-    def __enter__(self):
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc_info):
-        mx.nd.waitall()
-        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
 
 
 # ------------------------------------------------------------------------------------------- xfer

@@ -1,6 +1,7 @@
-"""Helpers the benchmarks share: the machine they ran on, real digit features, writing reports."""
+"""Helpers the benchmarks share: the machine they ran on, real digit features, timing, writing reports."""
 import os
 import platform
+import time
 
 import mxnet as mx
 import numpy as np
@@ -47,3 +48,15 @@ def write_report(text, path):
     with open(path, 'w') as output:
         output.write(text)
     print('Written to {}'.format(path))
+
+
+class Clock:
+    """Wall-clock and process CPU seconds of a ``with`` block, MXNet's pending work included."""
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc_info):
+        mx.nd.waitall()
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu

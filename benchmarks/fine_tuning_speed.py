@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
 from xfer import datasets  # noqa: E402
-from benchmarks.common import cpu_model, write_report  # noqa: E402
+from common import cpu_model, write_report  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
 OPTIMIZER = dict(optimizer='sgd', optimizer_params={'learning_rate': 0.01, 'momentum': 0.9})

@@ -32,7 +32,6 @@ import datetime
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
@@ -47,7 +46,7 @@ from scipy.spatial.distance import pdist  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from xfer import GpRepurposer  # noqa: E402
-from common import FEATURE_LAYER, cpu_model, digit_features, source_module, write_report  # noqa: E402
+from common import FEATURE_LAYER, Clock, cpu_model, digit_features, source_module, write_report  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(BENCHMARKS_DIR, 'results', 'gp_speed.md')
 MAX_FUNCTION_EVALUATIONS = 100
@@ -55,19 +54,6 @@ NUM_INDUCING = 100
 #: The time of the original Xfer 1.1 GpRepurposer on 500 such samples of ten classes (this machine).
 ORIGINAL_XFER_SECONDS = 40.0
 SEED = 0
-
-
-
-
-class Clock:
-    """Wall-clock and process CPU seconds of a ``with`` block."""
-
-    def __enter__(self):
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
 
 
 def accuracy(probabilities, labels):

@@ -16,7 +16,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from xfer.transferability import h_score, leep, logme, nce  # noqa: E402
-from benchmarks.common import cpu_model, write_report  # noqa: E402
+from common import cpu_model, write_report  # noqa: E402
 
 TARGET_CLASSES = 10
 SOURCE_CLASSES = 10

@@ -40,7 +40,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
-from benchmarks.common import cpu_model, write_report  # noqa: E402
+from common import cpu_model, write_report  # noqa: E402
 from xfer import datasets, text_data  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
 
