@@ -21,7 +21,6 @@ def expected_calibration_error(probabilities, labels, n_bins=10):
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
     confidence_sums = np.bincount(bins, weights=confidence, minlength=n_bins)
     correct_sums = np.bincount(bins, weights=correct, minlength=n_bins)
     return float(np.abs(correct_sums - confidence_sums).sum() / len(labels))
