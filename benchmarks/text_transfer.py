@@ -75,8 +75,8 @@ def iterator(x, y, batch_size=BATCH_SIZE, shuffle=False):
 # ============================================================================== methods
 def source_as_is(source, x, y, train, test):
     """The movie network's own prediction (no target labels used)."""
-    return xfer.LrRepurposer(source, ['softmax']).get_features_from_source_model(
-        iterator(x[test], y[test])).features.argmax(axis=1)
+    outputs, _ = ModelHandler(source).get_layer_output(iterator(x[test], y[test]), ['softmax'])
+    return outputs['softmax'].argmax(axis=1)
 
 
 def bag_of_words(texts, y, train, test):

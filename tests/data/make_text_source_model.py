@@ -32,6 +32,7 @@ sys.path.insert(0, REPO_ROOT)
 
 import mxnet as mx  # noqa: E402
 
+from make_source_models import held_out_accuracy, seed_everything  # noqa: E402  (this folder, on sys.path)
 from xfer.text_data import MOVIE_REVIEW_CLASSES, Vocabulary, load_movie_reviews  # noqa: E402
 
 MODELS_DIR = os.path.join(DATA_DIR, 'models')
@@ -86,12 +87,6 @@ ARCHITECTURE = (
         hidden=HIDDEN_UNITS)
 
 
-def seed_everything(seed):
-    """Seed numpy and MXNet so initialisation, shuffling and dropout repeat exactly."""
-    np.random.seed(seed)
-    mx.random.seed(seed)
-
-
 def split_snippets():
     """Shuffle the snippets with SEED and hold out TEST_FRACTION: (train_texts, train_y), (test_texts, test_y)."""
     texts, labels = load_movie_reviews()
@@ -110,13 +105,6 @@ def train_module(train_x, train_y, vocabulary_size):
     module.fit(train_iter, num_epoch=EPOCHS, optimizer=OPTIMIZER, optimizer_params=OPTIMIZER_PARAMS,
                initializer=mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2), eval_metric='acc')
     return module
-
-
-def held_out_accuracy(module, test_x, test_y):
-    """Return the fraction of held-out snippets the module classifies correctly."""
-    test_iter = mx.io.NDArrayIter(test_x, test_y, BATCH_SIZE, label_name='softmax_label')
-    predicted = module.predict(test_iter).asnumpy().argmax(axis=1)
-    return float(np.mean(predicted == test_y))
 
 
 def manifest(accuracy, train_size, test_size, files, seconds):
