@@ -22,8 +22,8 @@ between each score and the accuracy across layers (mean over draws), and the acc
 vs the last hidden FC layer ``fc1`` vs the best layer in hindsight. The target: ``'auto'`` within
 1 point of the best layer and never more than 1 point below ``fc1``.
 
-Shortcut: the features of all candidate layers come from ONE ``get_layer_output`` pass per split
-(train and test), and scikit-learn's ``LogisticRegression`` is fitted on each layer's features the
+Shortcut: the features of all candidate layers come from ONE ``get_layer_output`` pass per task
+over all its examples, which every split then indexes, and scikit-learn's ``LogisticRegression`` is fitted on each layer's features the
 way ``LrRepurposer`` does (C=1, tol=1e-4, class_weight='balanced', max_iter=1000), instead of
 re-extracting the features for every layer through an ``LrRepurposer`` each: much faster, same
 classifier. The first split of the first task checks the shortcut against real ``LrRepurposer``\\ s
@@ -140,10 +140,10 @@ def layer_scores(train_features, train_labels):
                        for method in SCORES)
 
 
-def evaluate_split(handler, layers, auto_layers, images, labels, train, test):
+def evaluate_split(features, auto_layers, labels, train, test):
     """Scores, accuracies, the 'auto' layer and timings of every candidate layer on one split."""
-    train_features = all_layer_features(handler, layers, images[train], labels[train])
-    test_features = all_layer_features(handler, layers, images[test], labels[test])
+    train_features = OrderedDict((name, output[train]) for name, output in features.items())
+    test_features = OrderedDict((name, output[test]) for name, output in features.items())
     start = time.perf_counter()
     rankings = layer_scores(train_features, labels[train])
     scoring_seconds = time.perf_counter() - start
@@ -185,12 +185,13 @@ def evaluate_task(task, shots, draws, check):
     handler = ModelHandler(load_source(task))
     layers = transferability.candidate_layers(handler)
     auto_layers = transferability.candidate_layers(handler, skip_superseded=True)
+    features = all_layer_features(handler, layers, images, labels)  # every split indexes these rows
     results, check_text = OrderedDict(), ''
     for k in shots:
         results[k] = []
         for draw in range(draws):
             train, test = datasets.few_shot_split(labels, k, seed=draw)
-            split = evaluate_split(handler, layers, auto_layers, images, labels, train, test)
+            split = evaluate_split(features, auto_layers, labels, train, test)
             results[k].append(split)
             print('  {} k={:<3} draw {}: auto {:<8} {:.3f}  {} {:.3f}  best {:<8} {:.3f}  '
                   '(scores {:.2f} s, LR {:.2f} s)'.format(
