@@ -20,10 +20,10 @@ from .model_handler import ModelHandler, consts
 
 #: Layer types :func:`rank_layers` scores when no layers are named.
 FEATURE_LAYER_TYPES = (consts.CONVOLUTION, consts.POOLING, consts.FULLY_CONNECTED, consts.ACTIVATION,
-                       'LeakyReLU', consts.FLATTEN, 'Concat')
+                       'LeakyReLU', consts.FLATTEN, 'Concat', 'elemwise_add')
 #: Layer types that keep every value of their input (element-wise maps, reshapes), looked through when
 #: deciding whether a layer's output is superseded.
-_PASS_THROUGH_TYPES = (consts.ACTIVATION, 'LeakyReLU', 'BatchNorm', 'Dropout', consts.FLATTEN, 'Reshape')
+_PASS_THROUGH_TYPES = (consts.ACTIVATION, 'LeakyReLU', 'clip', 'BatchNorm', 'Dropout', consts.FLATTEN, 'Reshape')
 #: Layer types whose output supersedes an input: a pooling layer summarises it, a concatenation holds it.
 _SUPERSEDING_TYPES = (consts.POOLING, 'Concat')
 #: Output layer types whose outputs already are class probabilities.
@@ -435,12 +435,16 @@ def candidate_layers(handler, skip_superseded=False):
     (which holds it beside its sibling branches): that later layer is a candidate too. That is
     how ``feature_layer_names='auto'`` chooses: with few labelled examples LogME tends to prefer
     a large unpooled map over its pooled summary, or one branch over the joined branches, and a
-    classifier then does worse on it (``benchmarks/transferability.py``).
+    classifier then does worse on it (``benchmarks/transferability.py``). The layers inside
+    residual blocks are left out too (the block output, where the skip connection rejoins,
+    stays): it keeps a deep residual network's candidates to a few dozen
+    (``ModelHandler.get_layers_inside_residual_blocks``).
     """
     below_output = handler.layer_names[:-1]
     candidates = [name for name in below_output if handler.get_layer_type(name) in FEATURE_LAYER_TYPES]
     if skip_superseded:
-        candidates = [name for name in candidates if not _superseded(handler, name)]
+        inside_blocks = set(handler.get_layers_inside_residual_blocks())
+        candidates = [name for name in candidates if name not in inside_blocks and not _superseded(handler, name)]
     if not candidates:
         raise ValueError('The network has no layer of the types {} below its output layer; name the layers to '
                          'score with layer_names. Layers: {}'.format(list(FEATURE_LAYER_TYPES), below_output))

@@ -148,3 +148,16 @@ def test_summary_shows_frozen_layers_after_get_module(mlp_module, mnist_iterator
     rows = {line.split()[0]: line.split()[-1] for line in _summary_lines(handler, (1, 1, 28, 28))[2:-2]}
     assert rows['fc1'] == 'no' and rows['bn2'] == 'no'
     assert rows['fc2'] == 'partly' and rows['fc3'] == 'yes' and rows['act1'] == '-'
+
+
+def test_layers_inside_residual_blocks_are_those_a_skip_bypasses():
+    data = mx.sym.var('data')
+    stem = mx.sym.FullyConnected(data, num_hidden=4, name='stem')
+    inner = mx.sym.FullyConnected(mx.sym.Activation(stem, act_type='relu', name='inner_act'), num_hidden=4,
+                                  name='inner_fc')
+    block = mx.sym.elemwise_add(inner, stem, name='block_add')
+    branches = mx.sym.concat(mx.sym.FullyConnected(block, num_hidden=2, name='branch_a'),
+                             mx.sym.FullyConnected(block, num_hidden=2, name='branch_b'), name='joined')
+    module = mx.mod.Module(mx.sym.SoftmaxOutput(mx.sym.FullyConnected(branches, num_hidden=2, name='head'), name='softmax'))
+    handler = ModelHandler(module)
+    assert handler.get_layers_inside_residual_blocks() == ['inner_act', 'inner_fc']  # branches are no skip

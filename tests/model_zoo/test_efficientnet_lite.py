@@ -8,7 +8,7 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 import xfer
-from xfer import model_zoo
+from xfer import model_zoo, transferability
 from xfer.model_handler import ModelHandler
 from xfer.model_zoo import efficientnet_lite
 from xfer.model_zoo.torch_legacy_reader import read_state_dict
@@ -111,3 +111,10 @@ def test_top_stages_checks_its_arguments(model):
         model_zoo.top_stages(model, 1, transfer_layer_name='block9_0')
     with pytest.raises(ValueError, match=r"num_stages=3 but the model has 1 stages with params: \['stem'\]"):
         model_zoo.top_stages(model, 3, transfer_layer_name='stem_relu')
+
+
+def test_auto_candidates_are_block_outputs_not_block_insides(model):
+    candidates = transferability.candidate_layers(ModelHandler(model), skip_superseded=True)
+    assert {'block5_2_add', 'block6_3_add', 'pool'} <= set(candidates)
+    assert 'block5_1_expand_conv' not in candidates and 'head_conv' not in candidates  # inside a block; pooled
+    assert len(candidates) == 32

@@ -15,6 +15,8 @@ BATCH_NORM = 'BatchNorm'
 DROPOUT = 'Dropout'
 FLATTEN = 'Flatten'
 SOFTMAX_OUTPUT = 'SoftmaxOutput'
+#: Operators that add their inputs element-wise: where a residual connection rejoins the network.
+SUM_TYPES = ('elemwise_add', '_Plus', '_plus', 'broadcast_add', 'add_n', 'ElementWiseSum')
 
 #: Initializer of new and re-initialised parameters, as in the original Xfer.
 XAVIER_ARGS = {'rnd_type': 'gaussian', 'factor_type': 'in', 'magnitude': 2}

@@ -78,6 +78,15 @@ class ModelHandler:
         graph = self._graph()
         return graph.names_of(graph.consumers(graph.layer_id(layer_name)))
 
+    def get_layers_inside_residual_blocks(self):
+        """Names of the layers that a residual (skip) connection bypasses, in graph order.
+
+        The sum where the skip rejoins is not inside: in a ResNet or EfficientNet these are
+        all layers but the block outputs and the layers between blocks.
+        """
+        graph = self._graph()
+        return graph.names_of(graph.layers_inside_residual_blocks())
+
     def get_layer_parameters(self, layer_names):
         """Names of the arg and aux params of the given layers, e.g. ``['conv1_weight', 'conv1_bias']``."""
         _check_is_list(layer_names, 'layer_names')

@@ -84,6 +84,29 @@ class SymbolGraph:
                       if name in params and name not in names]
         return names
 
+    def layers_inside_residual_blocks(self):
+        """Indices of the layers a residual connection bypasses, in graph order.
+
+        A residual connection is an edge into an element-wise sum (:data:`consts.SUM_TYPES`)
+        from a node earlier than the sum's other input. In topological order it jumps over
+        exactly the layers of the block it bypasses (and those of any block nested inside).
+        """
+        data_id = self.variable_id(self.data_name)
+        jumped = [0] * (len(self.nodes) + 1)
+        for target, node in enumerate(self.nodes):
+            if node['op'] not in consts.SUM_TYPES:
+                continue
+            for source, _, _ in node['inputs']:
+                if (self.is_layer(source) or source == data_id) and source + 1 < target:
+                    jumped[source + 1] += 1
+                    jumped[target] -= 1
+        crossing, inside = 0, []
+        for node_id in range(len(self.nodes)):
+            crossing += jumped[node_id]
+            if crossing and self.is_layer(node_id):
+                inside.append(node_id)
+        return inside
+
     def names_of(self, node_ids):
         return [self.nodes[node_id]['name'] for node_id in node_ids]
 
