@@ -7,7 +7,8 @@ import re
 import pytest
 
 import xfer
-from xfer import calibration, datasets, model_handler, prob, text_data, transferability
+from xfer import calibration, datasets, model_handler, model_zoo, prob, text_data, transferability
+from xfer.model_zoo import efficientnet_lite, torch_legacy_reader
 
 API_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'api')
 
@@ -33,7 +34,9 @@ PUBLIC_NAMES = sorted(
     {('xfer', name) for name in xfer.__all__}
     | {('xfer.model_handler', name) for name in model_handler.__all__}
     | {('xfer.prob', name) for name in prob.__all__}
-    | {(module.__name__, name) for module in (transferability, calibration, datasets, text_data)
+    | {('xfer.model_zoo', name) for name in model_zoo.__all__}
+    | {(module.__name__, name) for module in (transferability, calibration, datasets, text_data, efficientnet_lite,
+                                                 torch_legacy_reader)
        for name in defined_public_names(module)})
 
 
