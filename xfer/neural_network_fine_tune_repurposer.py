@@ -75,9 +75,7 @@ class NeuralNetworkFineTuneRepurposer(NeuralNetworkRepurposer):
         if self.transfer_layer_name not in layer_names:
             raise ValueError("transfer_layer_name '{}' is not a layer of the source model; its layers are {}".format(
                 self.transfer_layer_name, layer_names))
-        layers_above = len(layer_names) - 1 - layer_names.index(self.transfer_layer_name)
-        if layers_above:
-            handler.drop_layer_top(layers_above)
+        handler.drop_layers_above(self.transfer_layer_name)
         transferred = handler.get_layer_parameters(handler.layer_names)
         handler.add_layer_top(classifier_head(train_iterator, self.target_class_count))
         return handler, transferred

@@ -225,3 +225,21 @@ def test_update_sym_replaces_the_network_and_drops_unused_params(mlp_module):
     with pytest.raises(ValueError, match="no data input named 'data'"):
         handler.update_sym(mx.sym.FullyConnected(mx.sym.var('x'), name='other', num_hidden=2))
     assert handler.layer_names == MLP_LAYERS[:5] + ['fc_out']
+
+
+def test_drop_layers_above_cuts_through_a_residual_block():
+    data = mx.sym.var('data')
+    stem = mx.sym.FullyConnected(data, num_hidden=4, name='stem')
+    block = mx.sym.elemwise_add(mx.sym.FullyConnected(stem, num_hidden=4, name='inner'), stem, name='block_add')
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(block, num_hidden=2, name='head'), name='softmax')
+    module = mx.mod.Module(net)
+    module.bind(data_shapes=[('data', (2, 3))], label_shapes=[('softmax_label', (2,))])
+    module.init_params()
+    handler = ModelHandler(module)
+    with pytest.raises(ModelError, match="Cannot drop layer 'block_add'"):
+        handler.drop_layer_top(3)
+    handler.drop_layers_above('block_add')
+    assert handler.layer_names == ['stem', 'inner', 'block_add']
+    assert sorted(handler.arg_params) == ['inner_bias', 'inner_weight', 'stem_bias', 'stem_weight']
+    with pytest.raises(ValueError, match="Layer 'head' is not in the model"):
+        handler.drop_layers_above('head')

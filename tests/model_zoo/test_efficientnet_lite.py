@@ -118,3 +118,20 @@ def test_auto_candidates_are_block_outputs_not_block_insides(model):
     assert {'block5_2_add', 'block6_3_add', 'pool'} <= set(candidates)
     assert 'block5_1_expand_conv' not in candidates and 'head_conv' not in candidates  # inside a block; pooled
     assert len(candidates) == 32
+
+
+def test_fine_tuning_through_residual_blocks_unfreezes_only_the_stages_asked(model):
+    rng = np.random.RandomState(0)
+    images = rng.uniform(0, 255, (8, 3, 32, 32)).astype(np.float32)
+    labels = np.arange(8) % 2
+    stages = model_zoo.top_stages(model, 1, transfer_layer_name='block2_1_add')
+    mx.random.seed(0)
+    repurposer = xfer.NeuralNetworkFineTuneRepurposer(
+        model, 'block2_1_add', 2, batch_size=4, num_epochs=1, optimizer='sgd',
+        optimizer_params={'learning_rate': 0.1}, unfreeze_stages=stages)
+    repurposer.repurpose(mx.io.NDArrayIter(images, labels, batch_size=4))
+    trained, _ = repurposer.target_model.get_params()
+    assert 'block3_0_expand_conv_weight' not in trained and 'fc_target_weight' in trained
+    for name, moved in (('block1_0_dw_conv_weight', False), ('block2_1_expand_conv_weight', True)):
+        changed = not np.allclose(trained[name].asnumpy(), model._arg_params[name].asnumpy())
+        assert changed == moved, name

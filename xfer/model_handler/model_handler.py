@@ -148,6 +148,17 @@ class ModelHandler:
             symbol = SymbolGraph(symbol, self.data_name).without_bottom_layer()
         self.update_sym(symbol)
 
+    def drop_layers_above(self, layer_name):
+        """Keep the network up to and including ``layer_name``, which becomes the output.
+
+        Unlike :meth:`drop_layer_top`, this cuts through residual blocks and branches: every
+        layer ``layer_name`` does not depend on is dropped, e.g. ``drop_layers_above('block5_2_add')``.
+        """
+        graph = self._graph()
+        graph.layer_id(layer_name)
+        internals = self.symbol.get_internals()
+        self.update_sym(internals[_output_name(internals, layer_name)])
+
     def add_layer_top(self, layer_list):
         """Wire the symbols of ``layer_list``, in order, onto the network's output.
 
