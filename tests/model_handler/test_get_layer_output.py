@@ -125,8 +125,8 @@ def test_resnet_features_from_a_residual_net(resnet_module, resnet_parts):
 
 def test_arguments_are_checked(lenet_module, mnist_digits, mnist_iterator):
     handler = ModelHandler(lenet_module)
-    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, got tuple'):
-        handler.get_layer_output(mnist_digits, ['fc1'])
+    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, a numpy array, .* got dict'):
+        handler.get_layer_output({'data': mnist_digits[0]}, ['fc1'])
     with pytest.raises(TypeError, match='layer_names must be a list, got str'):
         handler.get_layer_output(mnist_iterator, 'fc1')
     with pytest.raises(ValueError, match="Layer 'fc7' is not in the model"):

@@ -6,6 +6,7 @@ from collections import OrderedDict
 import mxnet as mx
 import numpy as np
 
+from ..data import as_data_iter
 from . import consts
 from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
@@ -184,6 +185,9 @@ class ModelHandler:
                    learning_rate_multipliers=None):
         """A new module of the network bound to ``iterator``'s shapes, ready for ``fit``.
 
+        ``iterator`` is any input :func:`xfer.data.as_data_iter` accepts (a DataIter, numpy
+        arrays, a Gluon DataLoader).
+
         Params are Xavier-initialised (gaussian, factor 'in', magnitude 2), then the handler's
         trained params are copied in, except ``random_layer_parameters``. Params named in
         ``fixed_layer_parameters`` are frozen; a BatchNorm layer whose gamma and beta are both
@@ -192,7 +196,7 @@ class ModelHandler:
         learning rate for those params, e.g. 0.1 for transferred layers (new in xfer).
         Names that the network does not have are ignored.
         """
-        self._check_iterator(iterator)
+        iterator = self._as_iterator(iterator)
         known = set(self._argument_parameter_names(self.symbol)) | set(self.symbol.list_auxiliary_states())
         fixed = set(fixed_layer_parameters or []) & known
         random = set(random_layer_parameters or []) & known
@@ -222,6 +226,12 @@ class ModelHandler:
     def get_layer_output(self, data_iterator, layer_names):
         """Run the data through the network and return the outputs of the given layers.
 
+        Parameters
+        ----------
+        data_iterator : mx.io.DataIter, numpy array, (X, y) tuple or gluon DataLoader
+            Anything :func:`xfer.data.as_data_iter` accepts.
+        layer_names : list of str
+
         Returns
         -------
         features : OrderedDict of str to np.ndarray
@@ -229,7 +239,7 @@ class ModelHandler:
         labels : np.ndarray of int, or None
             The iterator's labels (None if it provides none). Padding of the last batch is removed.
         """
-        self._check_iterator(data_iterator)
+        data_iterator = self._as_iterator(data_iterator)
         _check_is_list(layer_names, 'layer_names')
         if not layer_names:
             raise ValueError('layer_names is empty: name at least one layer of {}'.format(self.layer_names))
@@ -278,13 +288,14 @@ class ModelHandler:
             raise ModelError('Cannot drop {} layers: the model has only {} ({}); at least one must '
                              'remain'.format(num_layers_to_drop, layer_count, self.layer_names))
 
-    def _check_iterator(self, iterator):
-        if not isinstance(iterator, mx.io.DataIter):
-            raise TypeError('Expected an mxnet.io.DataIter, got {}'.format(type(iterator).__name__))
+    def _as_iterator(self, data):
+        """``data`` as a DataIter (see :func:`xfer.data.as_data_iter`) that provides the network's data input."""
+        iterator = as_data_iter(data)
         data_names = [d.name for d in iterator.provide_data]
         if self.data_name not in data_names:
             raise ValueError("The iterator provides data named {} but the network reads '{}'".format(
                 data_names, self.data_name))
+        return iterator
 
     def _checked_new_layers(self, layer_list):
         """The symbols of ``layer_list`` after checking types and that their names are new."""
