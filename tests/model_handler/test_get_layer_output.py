@@ -1,4 +1,5 @@
 """ModelHandler.get_layer_output: numbers, order, padding, devices and one bind per shape."""
+import os
 from collections import OrderedDict
 
 import mxnet as mx
@@ -178,3 +179,17 @@ def test_feature_buffer_copies_ndarrays_without_their_padding():
         buffer.append_ndarray(mx.nd.array(batch), rows)
     expected = np.concatenate([batches[0], batches[1], batches[2][:4]]).reshape(20, 6)
     np.testing.assert_array_equal(buffer.result(), expected)
+
+
+def test_several_layers_are_extracted_without_touching_the_subgraph_backend(lenet_module, mnist_iterator, capfd,
+                                                                              monkeypatch):
+    """Fusion is avoided in the graph itself: no MXNET_SUBGRAPH_BACKEND=NONE, so MXNet logs nothing per bind."""
+    monkeypatch.delenv('MXNET_SUBGRAPH_BACKEND', raising=False)
+    seen = []
+    original = mx.mod.Module.bind
+    monkeypatch.setattr(mx.mod.Module, 'bind', lambda module, *args, **kwargs: seen.append(
+        os.environ.get('MXNET_SUBGRAPH_BACKEND')) or original(module, *args, **kwargs))
+    features, _ = ModelHandler(lenet_module).get_layer_output(mnist_iterator, ['conv1', 'act1', 'fc1'])
+    assert (features['conv1'] < 0).any() and (features['act1'] >= 0).all()
+    assert seen == [None]
+    assert 'MXNET_SUBGRAPH_BACKEND' not in capfd.readouterr().err

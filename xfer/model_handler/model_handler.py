@@ -1,6 +1,4 @@
 """Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
-import contextlib
-import os
 from collections import OrderedDict
 
 import mxnet as mx
@@ -12,8 +10,6 @@ from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
 from .gluon_source import gluon_to_module
 from .symbol_graph import SymbolGraph
-
-_SUBGRAPH_BACKEND_VARIABLE = 'MXNET_SUBGRAPH_BACKEND'
 
 
 class ModelHandler:
@@ -246,12 +242,11 @@ class ModelHandler:
         graph = self._graph()
         for name in layer_names:
             graph.layer_id(name)
-        with _graph_fusion_disabled(len(layer_names) > 1):
-            module, expected = self._feature_module(data_iterator, layer_names)
-            needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
-            _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
-            module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
-            return _collect_outputs(module, data_iterator, layer_names)
+        module, expected = self._feature_module(data_iterator, layer_names)
+        needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
+        _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
+        module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
+        return _collect_outputs(module, data_iterator, layer_names)
 
     # -------------------------------------------------------------------------------- helpers
     def _graph(self):
@@ -410,34 +405,19 @@ def _output_name(internals, layer_name):
 
 
 def _grouped_outputs(symbol, layer_names):
-    """One symbol whose outputs are the given layers' outputs."""
-    internals = symbol.get_internals()
-    return mx.sym.Group([internals[_output_name(internals, name)] for name in layer_names])
+    """One symbol whose outputs are the given layers' outputs.
 
-
-@contextlib.contextmanager
-def _graph_fusion_disabled(disabled):
-    """Keep MXNet from fusing layers (MKL-DNN subgraphs) while binding and running, if ``disabled``.
-
-    MXNet 1.9.1 fuses e.g. Convolution + relu even when the convolution's own output is also
-    asked for, and then returns the fused result for both; a network with several requested
-    outputs must therefore run unfused to be correct.
+    With several layers, each output is read through ``BlockGrad`` (an identity at inference).
+    MXNet 1.9.1's MKL-DNN fusion would otherwise fold e.g. Convolution + relu into one operator
+    even when the convolution's own output is also asked for, and return the fused result for
+    both; a layer output with a second reader is left unfused.
     """
-    previous = os.environ.get(_SUBGRAPH_BACKEND_VARIABLE)
-    if disabled:
-        os.environ[_SUBGRAPH_BACKEND_VARIABLE] = 'NONE'
-    try:
-        yield
-    finally:
-        if disabled:
-            _restore_variable(_SUBGRAPH_BACKEND_VARIABLE, previous)
-
-
-def _restore_variable(name, value):
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+    internals = symbol.get_internals()
+    outputs = [internals[_output_name(internals, name)] for name in layer_names]
+    if len(outputs) > 1:
+        outputs = [mx.sym.BlockGrad(output, name='{}_requested'.format(name))
+                   for name, output in zip(layer_names, outputs)]
+    return mx.sym.Group(outputs)
 
 
 def _input_shapes(iterator, symbol):
