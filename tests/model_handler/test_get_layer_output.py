@@ -153,7 +153,7 @@ def test_feature_buffer_grows_and_trims_without_losing_rows():
     for expected_rows in [None, 3, 27, 40]:
         buffer = FeatureBuffer(expected_rows)
         for batch in batches:
-            buffer.append(batch)
+            buffer.append_ndarray(mx.nd.array(batch), len(batch))
         np.testing.assert_array_equal(buffer.result(), np.concatenate(batches).reshape(27, 6))
     assert FeatureBuffer().result().shape == (0, 0)
 

@@ -463,9 +463,9 @@ def _collect_outputs(module, iterator, layer_names):
         for buffer, output in zip(feature_buffers, module.get_outputs()):
             buffer.append_ndarray(output, valid)
         if batch.label:
-            label_buffer.append(batch.label[0][:valid].asnumpy().astype(np.int64))
+            label_buffer.append_ndarray(batch.label[0], valid)
     features = OrderedDict((name, buffer.result()) for name, buffer in zip(layer_names, feature_buffers))
-    labels = label_buffer.result().ravel().astype(np.int64, copy=False) if iterator.provide_label else None
+    labels = label_buffer.result().ravel().astype(np.int64) if iterator.provide_label else None
     return features, labels
 
 
