@@ -7,7 +7,7 @@ import re
 import pytest
 
 import xfer
-from xfer import calibration, datasets, model_handler, model_zoo, prob, text_data, transferability
+from xfer import calibration, data, model_handler, model_zoo, prob, transferability
 from xfer.model_zoo import efficientnet_lite, torch_legacy_reader
 
 API_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'api')
@@ -34,9 +34,10 @@ PUBLIC_NAMES = sorted(
     {('xfer', name) for name in xfer.__all__}
     | {('xfer.model_handler', name) for name in model_handler.__all__}
     | {('xfer.prob', name) for name in prob.__all__}
+    | {('xfer.data', name) for name in data.__all__}
     | {('xfer.model_zoo', name) for name in model_zoo.__all__}
-    | {(module.__name__, name) for module in (transferability, calibration, datasets, text_data, efficientnet_lite,
-                                                 torch_legacy_reader)
+    | {(module.__name__, name) for module in (transferability, calibration, data.datasets, data.text,
+                                              efficientnet_lite, torch_legacy_reader)
        for name in defined_public_names(module)})
 
 
