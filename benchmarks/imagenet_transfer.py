@@ -49,7 +49,8 @@ import numpy as np  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
-from xfer import datasets, model_zoo, transferability  # noqa: E402
+from xfer import model_zoo, transferability  # noqa: E402
+from xfer.data import datasets  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
 
 from benchmarks.common import Clock, cpu_model, write_report  # noqa: E402
