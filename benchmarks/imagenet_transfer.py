@@ -204,7 +204,10 @@ def target_lines(results, shots):
 
 # ============================================================================== speed
 def extraction_speed(model, size, count, repeats):
-    """Samples/s of get_layer_output(['pool']) and of a bare loop into a preallocated matrix, and their ratio."""
+    """Per side ('xfer', 'bare'): samples per wall-clock second and per CPU second, best of ``repeats``.
+
+    CPU time counts what the process itself did, so it is the steadier measure on a shared machine.
+    """
     rng = np.random.default_rng(0)
     photos = rng.uniform(0, 255, (count, 3, size, size)).astype(np.float32)
     labels = np.zeros(count)
@@ -232,14 +235,14 @@ def extraction_speed(model, size, count, repeats):
         return handler.get_layer_output(iterator(photos, labels), [POOLED_HEAD])[0][POOLED_HEAD]
 
     np.testing.assert_allclose(run_xfer()[:BATCH_SIZE], run_bare()[:BATCH_SIZE], rtol=1e-4, atol=1e-5)
-    times = {'xfer': [], 'bare': []}
+    wall, cpu = {'xfer': [], 'bare': []}, {'xfer': [], 'bare': []}
     for repeat in range(repeats):
         for side in (['xfer', 'bare'] if repeat % 2 == 0 else ['bare', 'xfer']):
             with Clock() as clock:
                 (run_xfer if side == 'xfer' else run_bare)()
-            times[side].append(clock.wall)
-    xfer_speed, bare_speed = count / min(times['xfer']), count / min(times['bare'])
-    return xfer_speed, bare_speed
+            wall[side].append(clock.wall)
+            cpu[side].append(clock.cpu)
+    return {side: (count / min(wall[side]), count / min(cpu[side])) for side in wall}
 
 
 def main(argv=None):
@@ -248,7 +251,7 @@ def main(argv=None):
     parser.add_argument('--draws', type=int, default=3)
     parser.add_argument('--image-size', type=int, default=96)
     parser.add_argument('--speed-images', type=int, default=1000)
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--output', default=OUTPUT)
     args = parser.parse_args(argv)
     if max(args.shots) > POOL_PER_CLASS:
@@ -256,7 +259,8 @@ def main(argv=None):
     start = time.perf_counter()
     model = model_zoo.get_model('efficientnet_lite0')
     results, chosen = evaluate(args, model)
-    xfer_speed, bare_speed = extraction_speed(model, args.image_size, args.speed_images, args.repeats)
+    speeds = extraction_speed(model, args.image_size, args.speed_images, args.repeats)
+    wall_ratio, cpu_ratio = (speeds['xfer'][i] / speeds['bare'][i] for i in range(2))
     minutes = (time.perf_counter() - start) / 60
     report = '\n'.join([
         '# EfficientNet-Lite0 (ImageNet) -> Fashion-MNIST classes 0-4',
@@ -281,14 +285,15 @@ def main(argv=None):
         '',
         '## Extraction speed',
         '',
-        '| side | samples/s |',
-        '|---|---:|',
-        '| xfer `get_layer_output([\'pool\'])` | {:.1f} |'.format(xfer_speed),
-        '| bare MXNet loop into a preallocated matrix | {:.1f} |'.format(bare_speed),
+        '| side | samples per wall-clock s | samples per CPU s |',
+        '|---|---:|---:|',
+        '| xfer `get_layer_output([\'pool\'])` | {:.1f} | {:.1f} |'.format(*speeds['xfer']),
+        '| bare MXNet loop into a preallocated matrix | {:.1f} | {:.1f} |'.format(*speeds['bare']),
         '',
-        'xfer / bare = {:.3f} (target >= 0.97: {}); {} random images at {} px, batch {}, best of {} alternating '
-        'runs.'.format(xfer_speed / bare_speed, 'met' if xfer_speed / bare_speed >= 0.97 else 'MISSED',
-                       args.speed_images, args.image_size, BATCH_SIZE, args.repeats),
+        'xfer / bare = {:.3f} wall-clock, {:.3f} CPU time (target >= 0.97: {}); {} random images at {} px, batch {}, '
+        'best of {} alternating runs per side.'.format(
+            wall_ratio, cpu_ratio, 'met' if min(wall_ratio, cpu_ratio) >= 0.97 else 'MISSED', args.speed_images,
+            args.image_size, BATCH_SIZE, args.repeats),
         ''])
     write_report(report, args.output)
 
