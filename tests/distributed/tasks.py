@@ -51,6 +51,21 @@ def fine_tune(out_dir, kvstore='dist_sync'):
     with open(os.path.join(out_dir, 'history_{}.json'.format(distributed.rank())), 'w') as out:
         json.dump(report, out)
     repurposer.save_repurposer('saved_by_{}'.format(distributed.rank()), out_dir)
+    staged_on_uneven_shards(out_dir, kvstore)
+
+
+def staged_on_uneven_shards(out_dir, kvstore):
+    """A second repurposer in the same process, trained in stages (three fits) on 41 samples: shards
+    of 21 and 20, so three batches on one worker and two on the other."""
+    (train_x, train_y), _ = target_task()
+    train_x, train_y = np.concatenate([train_x, train_x[:1]]), np.concatenate([train_y, train_y[:1]])
+    repurposer = xfer.NeuralNetworkFineTuneRepurposer(
+        load_source_module('lenet_mnist04'), 'fc1', len(TARGET_CLASSES), batch_size=WORKER_BATCH, num_epochs=1,
+        unfreeze_stages=[['fc1'], ['conv2']], kvstore=kvstore)
+    repurposer.repurpose(shard(train_x, train_y, WORKER_BATCH))
+    arg_params, _ = repurposer.target_model.get_params()
+    np.savez(os.path.join(out_dir, 'staged_{}.npz'.format(distributed.rank())),
+             **{name: value.asnumpy() for name, value in arg_params.items()})
 
 
 def extract(out_dir):

@@ -60,6 +60,9 @@ def test_two_workers_end_with_one_network_equal_to_one_process_at_double_batch(t
     assert histories[0] == histories[1]
     assert os.path.isfile(tmp_path / 'saved_by_0.json')
     assert not any(name.startswith('saved_by_1') for name in os.listdir(tmp_path))
+    staged = [np.load(tmp_path / 'staged_{}.npz'.format(rank)) for rank in (0, 1)]
+    for name in staged[0]:
+        np.testing.assert_array_equal(staged[0][name], staged[1][name], err_msg=name)
 
     alone = tmp_path / 'alone'
     alone.mkdir()
