@@ -7,6 +7,7 @@ result can be compared with the single-process one. Data: 40 training digits of 
 import json
 import os
 import sys
+import time
 
 import mxnet as mx
 import numpy as np
@@ -73,6 +74,8 @@ def extract(out_dir):
     (train_x, train_y), (valid_x, valid_y) = target_task()
     repurposer = xfer.LrRepurposer(load_source_module('lenet_mnist04'), ['fc1'])
     features = repurposer.get_features_from_source_model(shard(train_x, train_y, WORKER_BATCH))
+    if distributed.rank() == 0:
+        time.sleep(0.5)  # rank 0 comes late: the others must not push a second round before it pulls the first
     gathered = distributed.gather_shards(features.features)
     repurposer.repurpose(shard(train_x, train_y, WORKER_BATCH))
     if distributed.rank() == 0:

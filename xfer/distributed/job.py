@@ -21,7 +21,7 @@ RANK_VARIABLE = 'XFER_WORKER_RANK'
 #: The kvstore types a job can train with: the synchronous ones (see :func:`check_kvstore`).
 SYNC_KVSTORES = ('dist_sync', 'dist_device_sync')
 
-_job = {'kvstore': None, 'next_key': 0}
+_job = {'kvstore': None, 'next_key': 0, 'block_keys': {}}
 
 
 def in_job():
@@ -63,17 +63,20 @@ def check_kvstore(kvstore_type):
                              kvstore_type, ', '.join(SYNC_KVSTORES)))
 
 
-def kvstore(kvstore_type='dist_sync'):
-    """The process's one distributed kvstore, created (joining the job) on the first call."""
+def kvstore(kvstore_type=None):
+    """The process's one distributed kvstore, created (joining the job) on the first call.
+
+    ``kvstore_type`` None: the one there is, or a new ``'dist_sync'`` one.
+    """
     check_kvstore(kvstore_type)
     if not in_job():
         raise RuntimeError('This process is not a worker of a distributed job (DMLC_ROLE is {!r}): start it with '
                            'python -m xfer.distributed.launch'.format(os.environ.get('DMLC_ROLE')))
     if _job['kvstore'] is None:
-        _job['kvstore'] = mx.kv.create(kvstore_type)
+        _job['kvstore'] = mx.kv.create(kvstore_type or SYNC_KVSTORES[0])
         sys.excepthook = _exit_at_once
         atexit.register(_leave_job)
-    elif _job['kvstore'].type != kvstore_type:
+    elif kvstore_type not in (None, _job['kvstore'].type):
         raise ValueError("This process already joined the job with a {!r} kvstore; one process holds one kvstore, "
                          "so ask for {!r} again rather than {!r}".format(_job['kvstore'].type, _job['kvstore'].type,
                                                                         kvstore_type))
@@ -125,7 +128,8 @@ def gather_shards(array):
     Each worker passes the rows of its strided shard (``num_parts=num_workers(),
     part_index=rank()``, see :mod:`xfer.data`), all with the same trailing shape. The shards go
     to rank 0 one at a time, each padded to the longest shard: every worker pushes one shard's
-    worth of rows per round (its own or zeros), so rank 0 holds the whole result plus one shard.
+    worth of rows per round (its own or zeros), so rank 0 holds the whole result plus one shard;
+    the servers keep one block of each shape gathered.
     """
     array = np.asarray(array)
     if not in_job():
@@ -135,18 +139,30 @@ def gather_shards(array):
     carrier = array.dtype if np.issubdtype(array.dtype, np.floating) else np.float64
     gathered = np.empty((total,) + array.shape[1:], dtype=array.dtype) if mine else None
     store = kvstore()
+    key = _block_key((rows,) + array.shape[1:], carrier)
     for part in range(num_workers()):
         block = np.zeros((rows,) + array.shape[1:], dtype=carrier)
         if part == rank():
             block[:len(array)] = array
-        key, = new_keys(1)
         value = mx.nd.array(block, dtype=carrier)
-        store.init(key, mx.nd.zeros(value.shape, dtype=carrier))
         store.push(key, value)
+        # one round at a time on the key: rank 0 pulls the sum before it pushes again; the others wait
+        # for the servers to answer their push, which they do once every worker's block is summed
         if mine:
             store.pull(key, out=value)
             gathered[shard_indices(total, num_workers(), part)] = value.asnumpy()[:counts[part]]
+        else:
+            mx.nd.waitall()
     return gathered
+
+
+def _block_key(shape, dtype):
+    """The key that carries blocks of this shape, made once: the servers keep one block per shape."""
+    blocks = _job['block_keys']
+    if (shape, dtype) not in blocks:
+        blocks[(shape, dtype)], = new_keys(1)
+        kvstore().init(blocks[(shape, dtype)], mx.nd.zeros(shape, dtype=dtype))
+    return blocks[(shape, dtype)]
 
 
 def sum_in_place(arrays):
