@@ -201,11 +201,13 @@ def report(results, args):
         '',
         'One worker per machine, each computing as fast as the single process above ({:.1f} ms per step of {} '
         'samples, {:.3f} ms per extracted sample), a {:.0f} Gbit/s link per machine and {:.1f} ms per message. '
-        'Fine-tuning, per step: every worker sends and receives P = {:,} bytes; with one server per machine '
-        '(`-s N`) the kvstore splits every large param over the servers, so each link carries about 2P; with a '
-        'single server its link carries 2NP. Throughput = N x batch / (compute + exchange). Extraction scales '
-        'with N until the gather: rank 0 receives every feature row (4 x {} bytes), but each worker pushes a '
-        'padded block for every shard in turn, so the server link carries N x 4 x {} bytes per sample.'.format(
+        'Fine-tuning, per step: every worker sends and receives P = {:,} bytes. With one server per machine '
+        '(`-s N`) the kvstore spreads the params over the servers (each whole on one server, or split above '
+        '`MXNET_KVSTORE_BIGARRAY_BOUND` = 10^6 elements); if they spread evenly each link carries about 2P; '
+        'with a single server its link carries 2NP. Throughput = N x batch / (compute + exchange). Extraction '
+        'scales with N until the gather: rank 0 receives every feature row (4 x {} bytes), but each worker '
+        'pushes a padded block for every shard in turn, so a single server\'s link carries N x 4 x {} bytes '
+        'per sample.'.format(
             plain['epoch_s'] / plain['steps_per_epoch'] * 1e3, args.batch_size,
             plain['extract_s'] / args.extract * 1e3, LINK_BYTES_PER_S * 8 / 1e9, LATENCY_S * 1e3,
             plain['param_bytes'], plain['feature_dims'], plain['feature_dims']),

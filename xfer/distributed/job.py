@@ -1,10 +1,10 @@
 """This process's place in a distributed job, and the few collective operations xfer needs.
 
-A job is what :mod:`xfer.distributed.launch` (or MXNet's own launcher) starts: a scheduler,
-servers and workers, told their role by ``DMLC_*`` environment variables. Every worker holds
-one MXNet ``dist_sync`` kvstore for the whole process (a second one would stop the servers
-when it is freed); the servers only ever *sum* what the workers push, so the kvstore serves
-as an all-reduce for gradients, metrics and gathered features alike.
+A job is what :mod:`xfer.distributed.launch` (or another launcher that sets the ``DMLC_*``
+environment variables) starts: a scheduler, servers and workers. Every worker holds one MXNet
+distributed kvstore for the whole process (freeing one stops the servers); the servers only
+ever *sum* what the workers push, so the kvstore serves as an all-reduce for gradients,
+metrics and gathered features alike.
 """
 import atexit
 import os
