@@ -78,10 +78,16 @@ def extract(out_dir):
         time.sleep(0.5)  # rank 0 comes late: the others must not push a second round before it pulls the first
     gathered = distributed.gather_shards(features.features)
     repurposer.repurpose(shard(train_x, train_y, WORKER_BATCH))
+    validation = mx.io.NDArrayIter(valid_x, valid_y, batch_size=10, label_name='softmax_label')
     if distributed.rank() == 0:
-        validation = mx.io.NDArrayIter(valid_x, valid_y, batch_size=10, label_name='softmax_label')
         np.savez(os.path.join(out_dir, 'extracted.npz'), features=gathered,
                  probabilities=repurposer.predict_probability(validation))
+        return
+    try:
+        repurposer.predict_label(validation)
+    except ValueError as error:
+        with open(os.path.join(out_dir, 'predict_error_{}'.format(distributed.rank())), 'w') as out:
+            out.write(str(error))
 
 
 def crash(out_dir):

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -21,16 +22,19 @@ MARKER = 'XFER_TEST_JOB'
 pytestmark = pytest.mark.slow
 
 
-def run_job(task, out_dir, num_workers=2):
-    """Run ``tests.distributed.tasks TASK`` on ``num_workers`` workers; the finished process and its marker."""
+def run_job(task, out_dir, time_limit_s=JOB_TIME_LIMIT_S):
+    """Run ``tests.distributed.tasks TASK OUT_DIR`` on two workers; the finished launcher and the job's marker."""
+    return launch_job([sys.executable, '-m', 'tests.distributed.tasks', task, str(out_dir)], time_limit_s)
+
+
+def launch_job(worker_command, time_limit_s):
     marker = uuid.uuid4().hex
     environment = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', MXNET_SUBGRAPH_VERBOSE='0',
                        **{MARKER: marker})
-    command = [sys.executable, '-m', 'xfer.distributed.launch', '-n', str(num_workers), '-s', '1',
-               '--timeout', str(JOB_TIME_LIMIT_S), '--',
-               sys.executable, '-m', 'tests.distributed.tasks', task, str(out_dir)]
+    command = [sys.executable, '-m', 'xfer.distributed.launch', '-n', '2', '-s', '1',
+               '--timeout', str(time_limit_s), '--'] + worker_command
     finished = subprocess.run(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=JOB_TIME_LIMIT_S + 20, text=True)
+                              timeout=time_limit_s + 20, text=True)
     return finished, marker
 
 
@@ -91,6 +95,7 @@ def test_sharded_extraction_and_the_meta_model_fitted_on_it_equal_one_process(tm
     assert sharded['features'].shape == (40, 128)
     np.testing.assert_array_equal(sharded['features'], single['features'])
     np.testing.assert_array_equal(sharded['probabilities'], single['probabilities'])
+    assert 'only rank 0 fits the meta-model: predict on rank 0' in (tmp_path / 'predict_error_1').read_text()
 
 
 def test_a_crashing_worker_fails_the_job_fast_and_leaves_no_process(tmp_path):
@@ -101,3 +106,12 @@ def test_a_crashing_worker_fails_the_job_fast_and_leaves_no_process(tmp_path):
     assert processes_with_marker(marker) == []
     for rank in (0, 1):
         assert not os.path.exists('/proc/{}'.format((tmp_path / 'pid_{}'.format(rank)).read_text()))
+
+
+def test_a_job_that_runs_past_its_time_limit_is_stopped_with_every_process(tmp_path):
+    start = time.monotonic()
+    job, marker = launch_job([sys.executable, '-c', 'import time; time.sleep(600)'], time_limit_s=5)
+    assert job.returncode == 1
+    assert 'job failed: the job ran past its --timeout; stopping the other processes' in job.stdout
+    assert time.monotonic() - start < 20
+    assert processes_with_marker(marker) == []
