@@ -66,3 +66,8 @@ def test_a_free_port_can_be_bound():
     port = launch.free_port('127.0.0.1')
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', port))
+
+
+def test_a_failed_process_is_named_with_its_exit_code_or_signal():
+    assert launch._describe_exit('worker 1', 3) == 'worker 1 exited with code 3'
+    assert launch._describe_exit('server 0', -9) == 'server 0 was killed by signal SIGKILL'

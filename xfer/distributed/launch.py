@@ -117,12 +117,15 @@ class _Job:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self._print_lock = threading.Lock()
         self._stopped = False
+        self._readers = []
 
     def start(self, label, role, command, environment=None):
         process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append((label, role, process))
-        threading.Thread(target=self._stream, args=(label, process), daemon=True).start()
+        reader = threading.Thread(target=self._stream, args=(label, process), daemon=True)
+        reader.start()
+        self._readers.append(reader)
 
     def _stream(self, label, process):
         for line in iter(process.stdout.readline, b''):
@@ -137,7 +140,7 @@ class _Job:
                 failed = [(label, process.returncode) for label, _, process in self.processes
                           if process.poll() not in (None, 0)]
                 if failed:
-                    return self._fail('{} exited with code {}'.format(*failed[0]))
+                    return self._fail(_describe_exit(*failed[0]))
                 workers = [process for _, role, process in self.processes if role == 'worker']
                 if all(process.returncode == 0 for process in workers):
                     self._let_servers_finish()
@@ -152,6 +155,10 @@ class _Job:
         end = time.monotonic() + SHUTDOWN_GRACE_S
         while time.monotonic() < end and any(process.poll() is None for _, _, process in self.processes):
             time.sleep(0.1)
+        left = [label for label, _, process in self.processes if process.poll() is None]
+        if left:
+            self._report('the workers finished but {} did not stop within {} s (did the workers never use the '
+                         'kvstore?); stopping them'.format(', '.join(left), SHUTDOWN_GRACE_S))
 
     def _fail(self, reason):
         self._report('job failed: {}; stopping the other processes'.format(reason))
@@ -178,6 +185,14 @@ class _Job:
         for _, _, process in self.processes:
             _signal_group(process, signal.SIGKILL)  # also ends what a process left behind in its group
             process.wait()
+        for reader in self._readers:  # print the last lines of every process
+            reader.join(KILL_GRACE_S)
+
+
+def _describe_exit(label, returncode):
+    if returncode < 0:
+        return '{} was killed by signal {}'.format(label, signal.Signals(-returncode).name)
+    return '{} exited with code {}'.format(label, returncode)
 
 
 def _signal_group(process, signum):
