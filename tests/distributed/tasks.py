@@ -1,4 +1,4 @@
-"""What the workers of the test jobs run: ``python -m tests.distributed.tasks TASK OUT_DIR``.
+"""What the workers of the test jobs run: ``python -m tests.distributed.tasks TASK OUT_DIR [KVSTORE]``.
 
 Each task also runs in one plain process (the tests call the same functions there), so a job's
 result can be compared with the single-process one. Data: 40 training digits of classes 5-9
@@ -101,4 +101,4 @@ def crash(out_dir):
 
 
 if __name__ == '__main__':
-    {'fine_tune': fine_tune, 'extract': extract, 'crash': crash}[sys.argv[1]](sys.argv[2])
+    {'fine_tune': fine_tune, 'extract': extract, 'crash': crash}[sys.argv[1]](*sys.argv[2:])
