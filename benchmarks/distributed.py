@@ -46,8 +46,8 @@ LATENCY_S = 1e-4
 
 
 def shard(images, labels, batch_size):
-    part = np.arange(distributed.rank(), len(labels), distributed.num_workers())
-    return mx.io.NDArrayIter(images[part], labels[part], batch_size=batch_size, label_name='softmax_label')
+    return xfer.data.from_numpy(images, labels, batch_size=batch_size, num_parts=distributed.num_workers(),
+                                part_index=distributed.rank())
 
 
 def slowest(seconds):

@@ -6,6 +6,7 @@ the new task. GPy is imported only when a Gaussian-process repurposer is first u
 """
 __version__ = '1.1.0'
 
+from . import data  # noqa: E402,F401
 from . import model_handler  # noqa: E402,F401
 from .repurposer import Repurposer  # noqa: E402
 from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
@@ -24,4 +25,5 @@ from . import distributed  # noqa: E402,F401
 
 __all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer',
            'BnnClassifier', 'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer',
-           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'model_handler', 'prob', 'distributed']
+           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'data', 'model_handler', 'prob',
+           'distributed']

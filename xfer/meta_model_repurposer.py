@@ -7,6 +7,7 @@ import mxnet as mx
 import numpy as np
 
 from . import transferability
+from .data import as_data_iter
 from .distributed import job
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
@@ -56,11 +57,15 @@ class MetaModelRepurposer(Repurposer):
     def repurpose(self, train_iterator):
         """Extract features of the training data and fit the meta-model on them.
 
+        ``train_iterator`` (like ``test_iterator`` below) is any input :func:`xfer.data.as_data_iter`
+        accepts: an ``mx.io.DataIter``, numpy arrays ``(X, y)`` or a Gluon ``DataLoader``.
+
         In a distributed job (new in xfer) ``train_iterator`` is this worker's shard (from
         :mod:`xfer.data` with ``num_parts=num_workers(), part_index=rank()``): every worker
         extracts its shard, rank 0 gathers the features in the original sample order and fits
         the meta-model, once; the other workers end without one.
         """
+        train_iterator = as_data_iter(train_iterator)
         names = self.selected_feature_layer_names
         if self._auto_layer_count:
             names = transferability.candidate_layers(self._model_handler, skip_superseded=True)

@@ -30,8 +30,8 @@ def target_task():
 
 def shard(images, labels, batch_size):
     """This worker's strided shard of the data (all of it in one process)."""
-    part = np.arange(distributed.rank(), len(labels), distributed.num_workers())
-    return mx.io.NDArrayIter(images[part], labels[part], batch_size=batch_size, label_name='softmax_label')
+    return xfer.data.from_numpy(images, labels, batch_size=batch_size, num_parts=distributed.num_workers(),
+                                part_index=distributed.rank())
 
 
 def fine_tune(out_dir, kvstore='dist_sync'):

@@ -14,7 +14,7 @@ import traceback
 import mxnet as mx
 import numpy as np
 
-from .sharding import shard_indices
+from ..data.sharding import shard_indices
 
 #: Environment variable in which :mod:`xfer.distributed.launch` gives each worker its rank.
 RANK_VARIABLE = 'XFER_WORKER_RANK'
@@ -126,7 +126,7 @@ def gather_shards(array):
     """Rank 0: the rows of every worker's ``array`` put back in the original sample order; others: None.
 
     Each worker passes the rows of its strided shard (``num_parts=num_workers(),
-    part_index=rank()``, see :mod:`xfer.data`), all with the same trailing shape. The shards go
+    part_index=rank()``, see :func:`xfer.data.shard_indices`), all with the same trailing shape. The shards go
     to rank 0 one at a time, each padded to the longest shard: every worker pushes one shard's
     worth of rows per round (its own or zeros), so rank 0 holds the whole result plus one shard;
     the servers keep one block of each shape gathered.
