@@ -172,7 +172,8 @@ def report(results, args):
         '',
         '{} on {} ({} cores, **shared with other developers\' runs while measured**), mxnet {}. Two worker '
         'processes plus a server and a scheduler on 2 cores is the ceiling here: the workers compete for the '
-        'same cores, so these rows show the overheads, not a speed-up that separate machines would give. '
+        'same cores, so these rows show the overheads; what separate machines would give is estimated on '
+        'paper below. '
         'LeNet source, `OMP_NUM_THREADS=1` per process, so one process computes on one core and two '
         'workers on both: the 2-worker rows gain from that, not only from sharding.'.format(
             time.strftime('%Y-%m-%d'), cpu_model(), os.cpu_count(), mx.__version__),
