@@ -52,7 +52,8 @@ def fine_tune(out_dir, kvstore='dist_sync'):
     with open(os.path.join(out_dir, 'history_{}.json'.format(distributed.rank())), 'w') as out:
         json.dump(report, out)
     repurposer.save_repurposer('saved_by_{}'.format(distributed.rank()), out_dir)
-    staged_on_uneven_shards(out_dir, kvstore)
+    if distributed.in_job():
+        staged_on_uneven_shards(out_dir, kvstore)
 
 
 def staged_on_uneven_shards(out_dir, kvstore):
@@ -72,7 +73,7 @@ def staged_on_uneven_shards(out_dir, kvstore):
 def extract(out_dir):
     """LR on LeNet's fc1 features of this worker's shard: write the features, and rank 0's predictions."""
     (train_x, train_y), (valid_x, valid_y) = target_task()
-    repurposer = xfer.LrRepurposer(load_source_module('lenet_mnist04'), ['fc1'])
+    repurposer = xfer.LrRepurposer(load_source_module('lenet_mnist04'), ['fc1'], n_jobs=1)  # no joblib workers
     features = repurposer.get_features_from_source_model(shard(train_x, train_y, WORKER_BATCH))
     if distributed.rank() == 0:
         time.sleep(0.5)  # rank 0 comes late: the others must not push a second round before it pulls the first
