@@ -145,7 +145,7 @@ class BnnRepurposer(MetaModelRepurposer):
                 'train_acc': list(self.train_acc), 'average_loss': list(self.average_loss)}
 
     def deserialize(self, input_dict):
-        path = input_dict['file_prefix'] + '.json'
+        path = input_dict['json_path']
         saved = require(input_dict, 'target_model', dict, path)
         architecture = require(saved, 'architecture', dict, path)
         model = SampledMlp(**{key: require(architecture, key, int, path) for key in ARCHITECTURE_KEYS})

@@ -124,7 +124,7 @@ class GpRepurposer(MetaModelRepurposer):
 
     def deserialize(self, input_dict):
         """Rebuild the classifiers from the saved arrays and EP sites, without optimising or running EP."""
-        json_path = input_dict['file_prefix'] + '.json'
+        json_path = input_dict['json_path']
         npz_path = input_dict['file_prefix'] + _NPZ_SUFFIX
         target = require(input_dict, 'target_model', dict, json_path)
         layers = _read_layers(target, json_path)

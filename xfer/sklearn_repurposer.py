@@ -29,4 +29,4 @@ class SklearnRepurposer(MetaModelRepurposer):
 
     def deserialize(self, input_dict):
         self.target_model = restore_estimator(self._new_model(), input_dict['target_model'],
-                                              input_dict['file_prefix'] + '.json')
+                                              input_dict['json_path'])
