@@ -118,6 +118,7 @@ class NeuralNetworkRepurposer(Repurposer):
     def deserialize(self, input_dict):
         path = input_dict['json_path']
         if 'target_model' not in input_dict:  # Xfer 1.1 kept no training history
+            serialization.warn_xfer11_file(path)
             saved = {'history': {}, 'best_epoch': None}
         else:
             saved = serialization.require(input_dict, 'target_model', dict, path)

@@ -1,0 +1,154 @@
+"""Files in the layout Xfer 1.1 wrote load on xfer, safely and with a warning, and predict as they did.
+
+The fixtures are written here from Xfer 1.1's documented layout (``sklearn_model_to_dict``'s
+``[dtype name, values]`` arrays and ``['tuple', values]`` tuples; MXNet checkpoints under fixed
+names; no ``target_model`` for neural networks), not by Xfer itself.
+"""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+import xfer
+from xfer.model_handler import ModelHandler
+from xfer.serialization import SavedFileError
+from tests.conftest import load_source_module
+
+CLASSES = [2, 5, 7]
+XFER11_VERSION = '1.1.0'
+
+
+@pytest.fixture(scope='module')
+def task(mnist_digits):
+    images, labels = mnist_digits
+    keep = np.isin(labels, CLASSES)
+    images, labels = images[keep][:60], np.searchsorted(CLASSES, labels[keep][:60])
+    return (images[:40], labels[:40]), images[40:]
+
+
+def _iterator(images, labels=None, batch_size=10):
+    return mx.io.NDArrayIter(images, labels, batch_size=batch_size, label_name='softmax_label')
+
+
+def _fc1_features(images):
+    return ModelHandler(load_source_module('lenet_mnist04')).get_layer_output(_iterator(images), ['fc1'])[0]['fc1']
+
+
+def _array(value):
+    return [str(value.dtype), value.tolist()]
+
+
+def _write_xfer11_save(directory, name, repurposer_class, parameters, extra, source=True):
+    """The JSON and source checkpoint as Xfer 1.1's ``save_repurposer`` laid them out."""
+    module = load_source_module('lenet_mnist04')
+    content = dict({'parameters': parameters, 'provide_data': [['data', [10, 1, 28, 28]]],
+                    'provide_label': [['softmax_label', [10]]], 'version': XFER11_VERSION,
+                    'repurposer_class': repurposer_class, 'last_layer_name': 'softmax'}, **extra)
+    with open(os.path.join(directory, name + '.json'), 'w') as json_file:
+        json.dump(content, json_file)
+    if source:
+        mx.model.save_checkpoint(os.path.join(directory, name + '_source'), 0, module.symbol,
+                                 *module.get_params())
+
+
+def _meta_parameters(**extra):
+    return dict({'context_function': 'cpu', 'num_devices': 1, 'feature_layer_names': ['fc1']}, **extra)
+
+
+def _load_with_warning(directory, name, **kwargs):
+    with pytest.warns(UserWarning, match='{}.json was written by Xfer 1.1'.format(name)):
+        return xfer.load(name, str(directory), **kwargs)
+
+
+def test_an_lr_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path):
+    (images, labels), test_images = task
+    model = LogisticRegression(fit_intercept=False, multi_class='multinomial', class_weight='balanced', tol=1e-4,
+                               max_iter=500).fit(_fc1_features(images), labels)
+    attributes = {'coef_': _array(model.coef_), 'intercept_': _array(model.intercept_),
+                  'classes_': _array(model.classes_), 'n_iter_': _array(model.n_iter_.astype(np.int32))}
+    old_params = {'C': 1.0, 'class_weight': 'balanced', 'dual': False, 'fit_intercept': False,
+                  'multi_class': 'multinomial', 'solver': 'sag', 'tol': 0.0001, 'random_state': 1}
+    _write_xfer11_save(tmp_path, 'lr', 'LrRepurposer', _meta_parameters(tol=1e-4, c=1.0, n_jobs=-1),
+                       {'target_model': {'model': {'parameters': old_params, 'attributes': attributes}}})
+    loaded = _load_with_warning(tmp_path, 'lr')
+    assert isinstance(loaded, xfer.LrRepurposer) and loaded.selected_feature_layer_names == ['fc1']
+    np.testing.assert_allclose(loaded.predict_probability(_iterator(test_images)),
+                               model.predict_proba(_fc1_features(test_images)), rtol=1e-6)
+    np.testing.assert_array_equal(loaded.predict_label(_iterator(test_images)),
+                                  model.predict(_fc1_features(test_images)))
+
+
+def test_an_svm_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path):
+    (images, labels), test_images = task
+    model = SVC(kernel='linear', gamma='auto', probability=True, random_state=1).fit(_fc1_features(images), labels)
+    attributes = {'support_': _array(model.support_), 'support_vectors_': _array(model.support_vectors_),
+                  'n_support_': _array(model._n_support), 'dual_coef_': _array(model.dual_coef_),
+                  '_dual_coef_': _array(model._dual_coef_), 'intercept_': _array(model.intercept_),
+                  '_intercept_': _array(model._intercept_), 'probA_': _array(model._probA),
+                  'probB_': _array(model._probB), 'fit_status_': model.fit_status_,
+                  'shape_fit_': ['tuple', list(model.shape_fit_)], '_gamma': float(model._gamma),
+                  '_sparse': False, 'classes_': _array(model.classes_), 'class_weight_': _array(model.class_weight_),
+                  '_impl': 'c_svc'}
+    _write_xfer11_save(tmp_path, 'svm', 'SvmRepurposer',
+                       _meta_parameters(c=1.0, kernel='linear', gamma='auto', enable_probability_estimates=True),
+                       {'target_model': {'model': {'parameters': {'C': 1.0, 'kernel': 'linear'},
+                                                   'attributes': attributes}}})
+    loaded = _load_with_warning(tmp_path, 'svm')
+    np.testing.assert_allclose(loaded.predict_probability(_iterator(test_images)),
+                               model.predict_proba(_fc1_features(test_images)), rtol=1e-6)
+    np.testing.assert_array_equal(loaded.predict_label(_iterator(test_images)),
+                                  model.predict(_fc1_features(test_images)))
+
+
+@pytest.mark.parametrize('kind', ['fine_tune', 'random_freeze'])
+def test_a_network_repurposer_saved_by_xfer_11_predicts_as_it_did(task, tmp_path, kind):
+    (images, labels), test_images = task
+    source = load_source_module('lenet_mnist04')
+    common = {'context_function': 'cpu', 'num_devices': 1, 'optimizer': 'sgd',
+              'optimizer_params': {'learning_rate': 0.001}, 'batch_size': 10, 'num_epochs': 1}
+    if kind == 'fine_tune':
+        parameters = dict(common, transfer_layer_name='fc1', target_class_count=3)
+        trained = xfer.NeuralNetworkFineTuneRepurposer(source, 'fc1', 3, batch_size=10, num_epochs=1)
+    else:
+        parameters = dict(common, target_class_count=3, fixed_layers=['conv1'], random_layers=[],
+                          num_layers_to_drop=2)
+        trained = xfer.NeuralNetworkRandomFreezeRepurposer(source, 3, ['conv1'], [], batch_size=10, num_epochs=1)
+    trained.repurpose(_iterator(images, labels))
+    name = type(trained).__name__
+    _write_xfer11_save(tmp_path, 'net', name, parameters, {'last_layer_name_target': 'softmax'}, source=False)
+    mx.model.save_checkpoint(str(tmp_path / 'net'), 0, trained.target_model.symbol, *trained.target_model.get_params())
+    loaded = _load_with_warning(tmp_path, 'net', source_model=source)
+    assert type(loaded).__name__ == name and loaded.history == {}
+    np.testing.assert_array_equal(loaded.predict_probability(_iterator(test_images)),
+                                  trained.predict_probability(_iterator(test_images)))
+
+
+def test_a_dtype_name_in_an_xfer_11_file_is_never_evaluated(task, tmp_path):
+    marker = tmp_path / 'pwned'
+    attributes = {'coef_': ["__import__('pathlib').Path('{}').touch()".format(marker), [[1.0]]],
+                  'intercept_': ['float64', [0.0]], 'classes_': ['int64', [0, 1]]}
+    _write_xfer11_save(tmp_path, 'lr', 'LrRepurposer', _meta_parameters(),
+                       {'target_model': {'model': {'parameters': {}, 'attributes': attributes}}})
+    with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(SavedFileError, match="'coef_' has an unknown dtype"):
+        xfer.load('lr', str(tmp_path))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('attributes, reason', [
+    ({'coef_': ['float64', [[float('nan')] * 128] * 3], 'intercept_': ['float64', [0.0] * 3],
+      'classes_': ['int64', [0, 1, 2]]}, "'coef_' holds NaN"),
+    ({'coef_': ['float64', [[0.0] * 128] * 3], 'intercept_': ['float64', [0.0] * 3],
+      'classes_': ['<U3', ['cat', 'dog', 'cow']]}, "'classes_' has dtype <U3, not a numeric one"),
+    ({'coef_': ['float64', [[0.0] * 128] * 3], 'intercept_': ['float64', [0.0] * 3]}, "lacks its attribute 'classes_'"),
+    ({'coef_': ['float64', [[0.0] * 128, [0.0]]], 'intercept_': ['float64', [0.0] * 3],
+      'classes_': ['int64', [0, 1, 2]]}, 'rows of unequal length'),
+])
+def test_a_tampered_xfer_11_model_is_refused(tmp_path, attributes, reason):
+    _write_xfer11_save(tmp_path, 'lr', 'LrRepurposer', _meta_parameters(),
+                       {'target_model': {'model': {'parameters': {}, 'attributes': attributes}}})
+    with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(SavedFileError, match='lr.json: .*' + reason):
+        xfer.load('lr', str(tmp_path))
