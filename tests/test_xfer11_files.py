@@ -152,3 +152,43 @@ def test_a_tampered_xfer_11_model_is_refused(tmp_path, attributes, reason):
                        {'target_model': {'model': {'parameters': {}, 'attributes': attributes}}})
     with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(SavedFileError, match='lr.json: .*' + reason):
         xfer.load('lr', str(tmp_path))
+
+
+def _gpy_classifier(features, targets, lengthscale):
+    import GPy
+    kernel = GPy.kern.RBF(features.shape[1], lengthscale=lengthscale, name='fc1')
+    model = GPy.models.SparseGPClassification(features, targets.reshape(-1, 1).astype(np.float64), kernel=kernel,
+                                              Z=features[::4].copy())
+    return model
+
+
+def test_a_gp_repurposer_saved_by_xfer_11_predicts_as_its_models(task, tmp_path):
+    (images, labels), test_images = task
+    features = _fc1_features(images).astype(np.float64)
+    feature_mean = features.mean(axis=0)
+    models = [_gpy_classifier(features - feature_mean, labels == index, lengthscale=20.0 + 5 * index)
+              for index in range(len(CLASSES))]  # one-vs-rest, each with its own kernel as Xfer 1.1 trained them
+    _write_xfer11_save(tmp_path, 'gp', 'GpRepurposer',
+                       _meta_parameters(max_function_evaluations=100, apply_l2_norm=False),
+                       {'target_model': [model.to_dict(save_data=True) for model in models],
+                        'feature_mean': feature_mean.tolist(), 'optimizer': 'lbfgs', 'num_inducing_sparse_gp': 100})
+    loaded = _load_with_warning(tmp_path, 'gp')
+
+    test_features = _fc1_features(test_images).astype(np.float64) - feature_mean
+    scores = np.hstack([model.predict(test_features)[0] for model in models])
+    expected = scores / scores.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded.predict_probability(_iterator(test_images)), expected, rtol=1e-6)
+    np.testing.assert_array_equal(loaded.predict_label(_iterator(test_images)), np.argmax(expected, axis=1))
+    with pytest.raises(ValueError, match='each have their own kernel'):
+        loaded.save_repurposer('again', str(tmp_path))
+
+
+def test_an_xfer_11_gp_with_l2_normalisation_is_refused_with_the_reason(task, tmp_path):
+    (images, labels), _ = task
+    features = _fc1_features(images).astype(np.float64)
+    model = _gpy_classifier(features, labels == 0, lengthscale=20.0)
+    _write_xfer11_save(tmp_path, 'gp', 'GpRepurposer', _meta_parameters(apply_l2_norm=True),
+                       {'target_model': [model.to_dict(save_data=True)], 'feature_mean': features.mean(0).tolist()})
+    with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(
+            SavedFileError, match='gp.json: Xfer 1.1 L2-normalised GP features after centring them, xfer before'):
+        xfer.load('gp', str(tmp_path))
