@@ -192,3 +192,67 @@ def test_an_xfer_11_gp_with_l2_normalisation_is_refused_with_the_reason(task, tm
     with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(
             SavedFileError, match='gp.json: Xfer 1.1 L2-normalised GP features after centring them, xfer before'):
         xfer.load('gp', str(tmp_path))
+
+
+def _pickled_parameters(arrays, name):
+    """An object array of initialised gluon Parameters, as Xfer 1.1's posterior kept them."""
+    parameters = np.empty(len(arrays), dtype=object)
+    for index, array in enumerate(arrays):
+        parameter = mx.gluon.Parameter(name, shape=array.shape, init=mx.init.Constant(0.0))
+        parameter.initialize(ctx=mx.cpu())
+        parameter.set_data(mx.nd.array(array))
+        parameters[index] = parameter
+    return parameters
+
+
+def _write_xfer11_bnn(directory, means, rhos, shapes, dim_input, num_classes):
+    parameters = _meta_parameters(bnn_context_function='cpu', sigma=100.0, num_layers=1, n_hidden=6,
+                                  num_samples_mc=3, learning_rate=0.001, batch_size=20, num_epochs=10,
+                                  start_annealing=1, end_annealing=2, verbose=0, num_samples_mc_prediction=50)
+    _write_xfer11_save(directory, 'bnn', 'BnnRepurposer', parameters,
+                       {'annealing_weight': 1.0, 'dim_input': dim_input, 'num_classes': num_classes})
+    with open(os.path.join(directory, 'bnn_posterior.json'), 'w') as json_file:
+        json.dump({'shape': [list(shape) for shape in shapes], 'ctx': [[0, 1]]}, json_file)
+    np.savez(os.path.join(directory, 'bnn_posterior_params'), mean=_pickled_parameters(means, 'mean'),
+             rho=_pickled_parameters(rhos, 'rho'))
+
+
+def test_a_bnn_repurposer_saved_by_xfer_11_predicts_with_its_posterior(task, tmp_path):
+    (_, _), test_images = task
+    rng = np.random.default_rng(0)
+    shapes = [(6, 128), (6,), (3, 6), (3,)]  # Dense(6, relu) then Dense(3), weight before bias, as Gluon orders them
+    means = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    rhos = [np.full(shape, -12.0, np.float32) for shape in shapes]  # sigma ~ 6e-6: sampling barely moves the weights
+    _write_xfer11_bnn(tmp_path, means, rhos, shapes, dim_input=128, num_classes=3)
+    loaded = _load_with_warning(tmp_path, 'bnn')
+
+    features = _fc1_features(test_images)
+    features = features / np.linalg.norm(features, axis=1, keepdims=True)
+    logits = np.maximum(features @ means[0].T + means[1], 0) @ means[2].T + means[3]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded.predict_probability(_iterator(test_images)), expected, atol=1e-4)
+    raw = loaded.target_model.var_posterior.gaussian.raw_arrays()
+    for index in range(len(shapes)):
+        np.testing.assert_array_equal(raw['mean_{}'.format(index)], means[index])
+        np.testing.assert_array_equal(raw['rho_{}'.format(index)], rhos[index])
+
+
+def test_a_pickle_in_an_xfer_11_posterior_cannot_run_code(task, tmp_path):
+    marker = tmp_path / 'pwned'
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ('touch {}'.format(marker),))
+
+    shapes = [(6, 128), (6,), (3, 6), (3,)]
+    _write_xfer11_bnn(tmp_path, [np.zeros(shape, np.float32) for shape in shapes],
+                      [np.zeros(shape, np.float32) for shape in shapes], shapes, dim_input=128, num_classes=3)
+    exploit = np.empty(1, dtype=object)
+    exploit[0] = Exploit()
+    with open(os.path.join(tmp_path, 'bnn_posterior_params.npz'), 'wb') as npz_file:
+        np.savez(npz_file, mean=exploit, rho=exploit)
+    with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(
+            SavedFileError, match=r"bnn_posterior_params.npz: 'mean' cannot be read safely: posix.system is not allowed"):
+        xfer.load('bnn', str(tmp_path))
+    assert not marker.exists()
