@@ -202,7 +202,8 @@ def test_no_pickle_eval_or_joblib_in_the_library():
         for name in files:
             if name.endswith('.py'):
                 text = open(os.path.join(folder, name)).read()
-                for forbidden in ('joblib', 'eval(', 'allow_pickle=True', 'from_dict(', 'pickle.load(', 'pickle.loads('):
+                for forbidden in ('joblib', 'eval(', 'allow_pickle=True', 'from_dict(', 'pickle.load(',
+                                  'pickle.loads('):
                     assert forbidden not in text, '{} uses {}'.format(name, forbidden)
                 if 'import pickle' in text:  # only the restricted unpickler of Xfer 1.1's BNN posterior files
                     assert name == 'serialization.py' and 'def find_class(self, module, global_name)' in text

@@ -170,7 +170,8 @@ class BnnRepurposer(MetaModelRepurposer):
         prefix = input_dict['file_prefix'] + '_posterior'
         description = parse_json(prefix + '.json')
         shapes = description.get('shape') if isinstance(description, dict) else None
-        if not isinstance(shapes, list) or [tuple(shape) for shape in shapes if isinstance(shape, list)] != model.shapes:
+        if not isinstance(shapes, list) or [tuple(shape) for shape in shapes if isinstance(shape, list)] \
+                != model.shapes:
             raise SavedFileError(prefix + '.json', 'the posterior is over shapes {}, the saved network needs {}'.format(
                 str(shapes)[:200], model.shapes))
         saved = read_xfer11_parameter_lists(prefix + '_params.npz', ('mean', 'rho'))

@@ -517,7 +517,8 @@ def _parameter_arrays(parameters, name, path):
         try:
             array.__setstate__({'handle': bytearray(raw)})  # MXNet's own decoder of one array's bytes
         except mx.base.MXNetError as error:
-            raise SavedFileError(path, "'{}' holds an unreadable array: {}".format(name, _mxnet_reason(error))) from None
+            raise SavedFileError(path, "'{}' holds an unreadable array: {}".format(
+                name, _mxnet_reason(error))) from None
         arrays.append(array.asnumpy())
     return arrays
 
