@@ -196,12 +196,6 @@ def _remove_stale_companions(directory, name, current):
 
 
 # ---------------------------------------------------------------------------- JSON and arrays
-def write_json(path, content):
-    """Write ``content`` as JSON to a new file at ``path`` (never through a symlink), flushed to disk."""
-    with _fresh_file(path) as json_file:
-        json_file.write(json.dumps(content, indent=1).encode('utf-8'))
-
-
 def read_json(path):
     """The dict saved in ``path``; FileNotFoundError or SavedFileError naming it otherwise."""
     if not os.path.isfile(path):
