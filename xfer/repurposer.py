@@ -156,8 +156,9 @@ class Repurposer(ABC):
                 warnings.warn("The source model's last layer is '{}' but the saved repurposer was trained with a "
                               "source whose last layer is '{}'".format(self._last_layer_name(), saved_last_layer))
             return
-        if not isinstance(saved, dict):
-            raise SavedFileError(path, "'source_fingerprint' should be a JSON object")
+        if not _is_fingerprint(saved):
+            raise SavedFileError(path, "'source_fingerprint' should hold 'graph_sha256', 'parameters_sha256' (text) "
+                                       "and 'parameter_shapes' (name -> list of ints)")
         differences = fingerprint_differences(saved, network_fingerprint(ModelHandler(as_module(self.source_model))))
         if differences:
             given = 'the source_model given' if source_given else 'the saved source model'
@@ -177,7 +178,15 @@ def _describe_shapes(descriptions):
 
 def _read_shapes(content, key, path):
     described = require(content, key, list, path)
-    try:
-        return [mx.io.DataDesc(str(name), tuple(int(n) for n in shape)) for name, shape in described]
-    except (TypeError, ValueError):
-        raise SavedFileError(path, "'{}' should be a list of [name, shape] pairs".format(key)) from None
+    if not all(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], list)
+               and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in entry[1])
+               for entry in described):
+        raise SavedFileError(path, "'{}' should be a list of [name, shape] pairs".format(key))
+    return [mx.io.DataDesc(name, tuple(shape)) for name, shape in described]
+
+
+def _is_fingerprint(saved):
+    shapes = saved.get('parameter_shapes') if isinstance(saved, dict) else None
+    return isinstance(saved.get('graph_sha256'), str) and isinstance(saved.get('parameters_sha256'), str) \
+        and isinstance(shapes, dict) and all(isinstance(shape, list) and all(isinstance(n, int) for n in shape)
+                                             for shape in shapes.values())
