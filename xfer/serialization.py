@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -58,8 +59,8 @@ def staged_save(json_path):
     directory = os.path.dirname(json_path) or '.'
     if not os.path.isdir(directory):
         raise FileNotFoundError('Cannot save {}: the directory {} does not exist'.format(json_path, directory))
-    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=directory)
     name = os.path.basename(json_path)[:-len('.json')]
+    staging = tempfile.mkdtemp(prefix=_staging_prefix(name) + '{}.'.format(os.getpid()), dir=directory)
     try:
         yield os.path.join(staging, '{}.{}'.format(name, secrets.token_hex(_TOKEN_DIGITS // 2)))
     finally:
@@ -90,7 +91,9 @@ def commit_save(json_path, staged_prefix, content):
     _sync_directory(directory)
     os.replace(staged_json, json_path)
     _sync_directory(directory)
-    _remove_stale_companions(directory, os.path.basename(json_path)[:-len('.json')], set(checksums))
+    name = os.path.basename(json_path)[:-len('.json')]
+    _remove_stale_companions(directory, name, set(checksums))
+    _remove_abandoned_staging(directory, name)
 
 
 def companion_prefix(json_path, content, skip_source=False):
@@ -193,6 +196,30 @@ def _remove_stale_companions(directory, name, current):
         if pattern.match(file_name) and file_name not in current:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                 os.unlink(os.path.join(directory, file_name))
+
+
+def _staging_prefix(name):
+    """Staging folders of saves of ``name`` on this machine start with this, then the saving process's id."""
+    return '{}{}.{}.'.format(_STAGING_PREFIX, name, platform.node() or 'host')
+
+
+def _remove_abandoned_staging(directory, name):
+    """Remove the staging folders that saves of ``name`` on this machine left when killed (their process is gone)."""
+    prefix = _staging_prefix(name)
+    for entry in os.listdir(directory):
+        pid = entry[len(prefix):].split('.', 1)[0]
+        if entry.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
 
 
 # ---------------------------------------------------------------------------- JSON and arrays

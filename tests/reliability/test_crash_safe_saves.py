@@ -148,3 +148,7 @@ def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_save(kind, task, 
                                       'a kill after {:.2f} s'.format(delay))
         outcomes.append(on_disk)
     assert len(outcomes) == RANDOM_KILLS
+    repurposers[0].save_repurposer('model', directory)  # a save after the kills tidies what they left
+    with open(os.path.join(directory, 'model.json')) as json_file:
+        listed = set(json.load(json_file)['companion_files']['sha256'])
+    assert sorted(os.listdir(directory)) == sorted(listed | {'model.json'})
