@@ -12,6 +12,7 @@ no checksums) still load.
 """
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -280,7 +281,6 @@ def check_saved_parameters(repurposer_class, parameters, path):
     for a bool, a string default for a string. Arguments the class does not take are left to
     its constructor, which rejects them.
     """
-    import inspect
     defaults = {name: parameter.default for name, parameter in
                 inspect.signature(repurposer_class.__init__).parameters.items()
                 if parameter.default is not inspect.Parameter.empty}
