@@ -184,6 +184,18 @@ def test_a_gp_repurposer_saved_by_xfer_11_predicts_as_its_models(task, tmp_path)
         loaded.save_repurposer('again', str(tmp_path))
 
 
+def test_an_xfer_11_gp_of_two_classifiers_is_refused(task, tmp_path):
+    (images, labels), _ = task
+    features = _fc1_features(images).astype(np.float64)
+    models = [_gpy_classifier(features, labels == index, lengthscale=20.0) for index in range(2)]
+    _write_xfer11_save(tmp_path, 'gp', 'GpRepurposer', _meta_parameters(apply_l2_norm=False),
+                       {'target_model': [model.to_dict(save_data=True) for model in models],
+                        'feature_mean': features.mean(0).tolist()})
+    with pytest.warns(UserWarning, match='Xfer 1.1'), pytest.raises(
+            SavedFileError, match='gp.json: Xfer 1.1 saved one GP classifier for two classes .* this file holds 2'):
+        xfer.load('gp', str(tmp_path))
+
+
 def test_an_xfer_11_gp_with_l2_normalisation_is_refused_with_the_reason(task, tmp_path):
     (images, labels), _ = task
     features = _fc1_features(images).astype(np.float64)

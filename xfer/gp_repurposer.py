@@ -154,6 +154,9 @@ class GpRepurposer(MetaModelRepurposer):
         models = input_dict['target_model']
         if not models or not all(isinstance(model, dict) for model in models):
             raise SavedFileError(path, "'target_model' should be a list of GPy model descriptions")
+        if len(models) == 2:
+            raise SavedFileError(path, 'Xfer 1.1 saved one GP classifier for two classes and one per class for more; '
+                                       'this file holds 2')
         self.target_model = [_xfer11_classifier(model, self.feature_mean.size, path) for model in models]
         self.classes = np.arange(max(len(models), 2))
         self.negative_log_likelihoods = np.array([-classifier.log_likelihood() for classifier in self.target_model])
