@@ -186,7 +186,8 @@ def _read_shapes(content, key, path):
 
 
 def _is_fingerprint(saved):
-    shapes = saved.get('parameter_shapes') if isinstance(saved, dict) else None
-    return isinstance(saved.get('graph_sha256'), str) and isinstance(saved.get('parameters_sha256'), str) \
-        and isinstance(shapes, dict) and all(isinstance(shape, list) and all(isinstance(n, int) for n in shape)
-                                             for shape in shapes.values())
+    if not isinstance(saved, dict) or not isinstance(saved.get('parameter_shapes'), dict):
+        return False
+    shapes = saved['parameter_shapes'].values()
+    return isinstance(saved.get('graph_sha256'), str) and isinstance(saved.get('parameters_sha256'), str) and all(
+        isinstance(shape, list) and all(isinstance(n, int) for n in shape) for shape in shapes)

@@ -83,6 +83,7 @@ def test_broken_json_is_refused_with_the_reason(saved, text, reason):
     (lambda content: content['parameters'].update(n_jobs=1.5), "n_jobs=1.5; it should be int"),
     (lambda content: content['parameters'].update(num_devices=0), "num_devices=0; it should be int >= 1"),
     (lambda content: content.update(source_fingerprint={'graph_sha256': 1}), "'source_fingerprint' should hold"),
+    (lambda content: content.update(source_fingerprint=[]), "'source_fingerprint' should hold"),
     (lambda content: content.update(provide_data=[['data', [10, 1.5]]]), "'provide_data' should be a list of"),
 ])
 def test_tampered_lr_values_are_refused(saved, edit, reason):
