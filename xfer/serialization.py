@@ -1,6 +1,8 @@
 """Reading and writing saved repurposers as JSON and ``.npz``, with errors that name the file.
 
-Nothing here executes code from a file: no pickle, no eval. Arrays travel as plain numbers.
+Nothing here executes code from a file: no eval, and no pickle except a restricted unpickler
+with an allow-list for the one legacy format that needs it (Xfer 1.1's BNN posterior). Arrays
+travel as plain numbers.
 
 A save takes effect at one moment: when its JSON file is renamed into place. Its companion
 files (networks, ``.npz`` arrays) are first written under names no earlier save used
