@@ -95,8 +95,7 @@ def commit_save(json_path, staged_prefix, content):
     os.replace(staged_json, json_path)
     _sync_directory(directory)
     name = os.path.basename(json_path)[:-len('.json')]
-    _remove_stale_companions(directory, name, set(checksums))
-    _remove_abandoned_staging(directory, name)
+    _tidy_after_commit(directory, name, set(checksums))
 
 
 def companion_prefix(json_path, content, skip_source=False):
@@ -192,11 +191,27 @@ def _sync_directory(directory):
         os.close(descriptor)
 
 
-def _remove_stale_companions(directory, name, current):
-    """Remove companions of earlier (or interrupted) saves of ``name``: ``<name>.<token>...`` not in ``current``."""
+def _tidy_after_commit(directory, name, current):
+    """Remove what earlier saves of ``name`` left: their companions, listed or orphaned by a killed save,
+    and the staging folders of killed saves on this machine.
+
+    The files of a save still in progress are kept (they are also in its staging folder, whose
+    process is alive or runs on another machine), so concurrent saves of one name never
+    delete each other's files; the last JSON renamed into place wins.
+    """
+    in_progress = set()
+    for entry in os.listdir(directory):
+        if not entry.startswith('{}{}.'.format(_STAGING_PREFIX, name)):
+            continue
+        folder = os.path.join(directory, entry)
+        if _abandoned(entry, name):
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                in_progress.update(os.listdir(folder))
     pattern = re.compile(r'{}\.[0-9a-f]{{{}}}[-_.]'.format(re.escape(name), _TOKEN_DIGITS))
     for file_name in os.listdir(directory):
-        if pattern.match(file_name) and file_name not in current:
+        if pattern.match(file_name) and file_name not in current and file_name not in in_progress:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                 os.unlink(os.path.join(directory, file_name))
 
@@ -206,13 +221,11 @@ def _staging_prefix(name):
     return '{}{}.{}.'.format(_STAGING_PREFIX, name, platform.node() or 'host')
 
 
-def _remove_abandoned_staging(directory, name):
-    """Remove the staging folders that saves of ``name`` on this machine left when killed (their process is gone)."""
+def _abandoned(staging_folder, name):
+    """Whether a staging folder of ``name`` was left by a save on this machine whose process is gone."""
     prefix = _staging_prefix(name)
-    for entry in os.listdir(directory):
-        pid = entry[len(prefix):].split('.', 1)[0]
-        if entry.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+    pid = staging_folder[len(prefix):].split('.', 1)[0]
+    return staging_folder.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid))
 
 
 def _process_alive(pid):

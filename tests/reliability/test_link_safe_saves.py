@@ -1,5 +1,7 @@
 """Saving never writes through a symlink, never overwrites another save's files, and cleans up after itself."""
 import os
+import platform
+import subprocess
 
 import mxnet as mx
 import numpy as np
@@ -71,3 +73,23 @@ def test_saving_into_a_missing_folder_names_it(fitted, tmp_path):
         repurposer.save_repurposer(os.path.join('missing', 'model'), str(tmp_path))
     repurposer.save_repurposer('model', str(tmp_path / 'made' / 'for' / 'it'))  # model_directory is created
     assert os.path.isfile(tmp_path / 'made' / 'for' / 'it' / 'model.json')
+
+
+def test_a_concurrent_save_keeps_its_files_and_a_killed_one_is_tidied(fitted, tmp_path):
+    """Another live save of the same name is mid-way (its companion linked, its staging folder alive): its file
+    stays. A killed save (its process gone) left a staging folder and an orphan companion: both go."""
+    repurposer, _ = fitted
+    host = platform.node() or 'host'
+    finished = subprocess.Popen(['true'])
+    finished.wait()
+    saves = {'live': (os.getpid(), 'model.{}-0000.params'.format('a' * 16)),
+             'killed': (finished.pid, 'model.{}-0000.params'.format('b' * 16))}
+    for kind, (pid, companion_name) in saves.items():
+        staging = tmp_path / '.xfer-save-model.{}.{}.x{}'.format(host, pid, kind)
+        staging.mkdir()
+        (staging / companion_name).write_text(kind)
+        os.link(staging / companion_name, tmp_path / companion_name)
+    repurposer.save_repurposer('model', str(tmp_path))
+    names = os.listdir(tmp_path)
+    assert saves['live'][1] in names and '.xfer-save-model.{}.{}.xlive'.format(host, os.getpid()) in names
+    assert saves['killed'][1] not in names and not any('xkilled' in name for name in names)
