@@ -64,8 +64,10 @@ def _load_with_warning(directory, name, **kwargs):
         return xfer.load(name, str(directory), **kwargs)
 
 
-def test_an_lr_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path):
+@pytest.mark.parametrize('classes', [3, 2])  # two classes: Xfer 1.1's multinomial model gave softmax(-d, d)
+def test_an_lr_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path, classes):
     (images, labels), test_images = task
+    images, labels = images[labels < classes], labels[labels < classes]
     model = LogisticRegression(fit_intercept=False, multi_class='multinomial', class_weight='balanced', tol=1e-4,
                                max_iter=500).fit(_fc1_features(images), labels)
     attributes = {'coef_': _array(model.coef_), 'intercept_': _array(model.intercept_),
