@@ -82,6 +82,9 @@ def test_an_lr_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path,
                                model.predict_proba(_fc1_features(test_images)), rtol=1e-6)
     np.testing.assert_array_equal(loaded.predict_label(_iterator(test_images)),
                                   model.predict(_fc1_features(test_images)))
+    loaded.save_repurposer('resaved', str(tmp_path))  # in xfer's layout now, and still predicting the same
+    np.testing.assert_array_equal(xfer.load('resaved', str(tmp_path)).predict_probability(_iterator(test_images)),
+                                  loaded.predict_probability(_iterator(test_images)))
 
 
 def test_an_svm_repurposer_saved_by_xfer_11_predicts_as_its_model(task, tmp_path):

@@ -663,8 +663,10 @@ def restore_xfer11_estimator(estimator, target_model, path):
             raise SavedFileError(path, "the {} saved by Xfer 1.1 lacks its attribute '{}'".format(kind_name, old_name))
         setattr(estimator, name, _xfer11_value(attributes[old_name], kind, dtype, path, old_name))
     estimator.n_features_in_ = getattr(estimator, _FEATURES_FROM[kind_name]).shape[-1]
-    if (model.get('parameters') or {}).get('multi_class') == 'multinomial' and 'multi_class' in estimator.get_params():
-        estimator.set_params(multi_class='multinomial')  # two classes: softmax of (-d, d), as Xfer 1.1 predicted
+    if (model.get('parameters') or {}).get('multi_class') == 'multinomial' and getattr(estimator, 'coef_', None) \
+            is not None and estimator.coef_.shape[0] == 1:
+        # Two classes: Xfer 1.1's multinomial model gave softmax(-d, d) = sigmoid(2d); today's gives sigmoid(d).
+        estimator.coef_, estimator.intercept_ = 2 * estimator.coef_, 2 * estimator.intercept_
     return _checked_to_predict(estimator, path)
 
 
