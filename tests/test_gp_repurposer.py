@@ -12,6 +12,7 @@ from scipy.optimize import check_grad
 import xfer
 from xfer.serialization import SavedFileError
 from tests.conftest import load_source_module
+from tests.saved_files import companion, reseal
 
 NUM_TRAIN = 120  # above 100, so the GPs are sparse
 EVALUATIONS = 10
@@ -224,7 +225,7 @@ def test_summed_kernel_survives_saving(two_class_two_layers, two_class_digits, t
 def saved(fitted, tmp_path):
     """The fitted repurposer saved (without source) in tmp_path: the paths of its JSON and npz files."""
     fitted.save_repurposer('gp', str(tmp_path), save_source_model=False)
-    return str(tmp_path / 'gp.json'), str(tmp_path / 'gp_gp.npz')
+    return str(tmp_path / 'gp.json'), companion(str(tmp_path / 'gp.json'), '_gp.npz')
 
 
 def _load(saved):
@@ -236,11 +237,12 @@ def _rewrite_npz(path, change):
         contents = dict(arrays)
     change(contents)
     np.savez(path, **contents)
+    reseal(os.path.join(os.path.dirname(path), 'gp.json'))
 
 
 def test_missing_npz_is_named(saved):
     os.remove(saved[1])
-    with pytest.raises(FileNotFoundError, match='gp_gp.npz'):
+    with pytest.raises(FileNotFoundError, match=r'gp\.[0-9a-f]{16}_gp.npz'):
         _load(saved)
 
 
@@ -263,6 +265,7 @@ def test_tampered_npz_is_named(saved, change, message):
 def test_corrupt_npz_is_named(saved):
     with open(saved[1], 'wb') as npz_file:
         npz_file.write(b'not an npz file')
+    reseal(saved[0])
     with pytest.raises(SavedFileError) as raised:
         _load(saved)
     assert raised.value.path == saved[1]

@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 
 from .meta_model_repurposer import MetaModelRepurposer
-from .serialization import SavedFileError, read_npz, require, write_npz
+from .serialization import SavedFileError, read_npz, require, warn_xfer11_file, write_npz
 
 _NPZ_SUFFIX = '_gp.npz'
 _SITE_FIELDS = ('site_natural_means', 'site_precisions', 'posterior_means', 'posterior_variances')
@@ -110,6 +110,10 @@ class GpRepurposer(MetaModelRepurposer):
         """Write the classifiers' data, kernel and EP sites to ``<file_prefix>_gp.npz``; return the rest."""
         from .shared_kernel_gp_trainer import ep_sites
         first = self.target_model[0]
+        if any(not np.array_equal(classifier.kern.param_array, first.kern.param_array)
+               or not np.array_equal(classifier.Z, first.Z) for classifier in self.target_model[1:]):
+            raise ValueError('These GP classifiers (loaded from Xfer 1.1) each have their own kernel and inducing '
+                             "inputs, which xfer's saved format does not hold: repurpose again to save")
         sites = [ep_sites(classifier) for classifier in self.target_model]
         arrays = {field: np.array([getattr(site, field) for site in sites]) for field in _SITE_FIELDS}
         arrays.update(training_inputs=np.asarray(first.X), inducing_inputs=np.asarray(first.Z),
@@ -124,8 +128,12 @@ class GpRepurposer(MetaModelRepurposer):
 
     def deserialize(self, input_dict):
         """Rebuild the classifiers from the saved arrays and EP sites, without optimising or running EP."""
-        json_path = input_dict['file_prefix'] + '.json'
+        json_path = input_dict['json_path']
         npz_path = input_dict['file_prefix'] + _NPZ_SUFFIX
+        if isinstance(input_dict.get('target_model'), list):  # Xfer 1.1: one GPy model description per class
+            warn_xfer11_file(json_path)
+            self._restore_xfer11(input_dict, json_path)
+            return
         target = require(input_dict, 'target_model', dict, json_path)
         layers = _read_layers(target, json_path)
         self.optimization_history = _read_history(target, json_path)
@@ -135,6 +143,93 @@ class GpRepurposer(MetaModelRepurposer):
         self.feature_mean = arrays['feature_mean']
         self.negative_log_likelihoods = arrays['negative_log_likelihoods']
         self.target_model = _rebuild_classifiers(arrays, layers, npz_path)
+
+
+    def _restore_xfer11(self, input_dict, path):
+        """The classifiers Xfer 1.1 saved as GPy model descriptions, read field by field (nothing evaluated)."""
+        if self.apply_l2_norm:
+            raise SavedFileError(path, 'Xfer 1.1 L2-normalised GP features after centring them, xfer before: a GP '
+                                       'saved by Xfer 1.1 with apply_l2_norm=True cannot be loaded; repurpose again')
+        self.feature_mean = _float_array(require(input_dict, 'feature_mean', list, path), 1, 'feature_mean', path)
+        models = input_dict['target_model']
+        if not models or not all(isinstance(model, dict) for model in models):
+            raise SavedFileError(path, "'target_model' should be a list of GPy model descriptions")
+        if len(models) == 2:
+            raise SavedFileError(path, 'Xfer 1.1 saved one GP classifier for two classes and one per class for more; '
+                                       'this file holds 2')
+        self.target_model = [_xfer11_classifier(model, self.feature_mean.size, path) for model in models]
+        self.classes = np.arange(max(len(models), 2))
+        self.negative_log_likelihoods = np.array([-classifier.log_likelihood() for classifier in self.target_model])
+        self.optimization_history = []
+
+
+def _xfer11_classifier(model, num_features, path):
+    """One GPy sparse GP classifier from the description Xfer 1.1 saved (``to_dict(save_data=True)``)."""
+    from .shared_kernel_gp_trainer import build_classifier, build_kernel
+    inputs, inducing = (_float_array(model.get(key), 2, key, path) for key in ('X', 'Z'))
+    targets = _float_array(model.get('Y'), 2, 'Y', path)
+    if inputs.shape[1] != num_features or inducing.shape[1] != num_features or targets.shape != (len(inputs), 1) \
+            or not np.isin(targets, (0.0, 1.0)).all():
+        raise SavedFileError(path, 'a GP classifier has inputs, inducing inputs or 0/1 targets of the wrong shape '
+                                   '(features: {})'.format(num_features))
+    layers, parameters = _xfer11_kernel_parts(model.get('kernel'), num_features, path)
+    kernel = build_kernel(layers, np.ones(len(layers)))
+    kernel[:] = parameters
+    approximation = (model.get('inference_method') or {}).get('_ep_approximation')
+    sites = None if approximation is None else _xfer11_sites(approximation, len(inputs), path)
+    try:
+        return build_classifier(inputs, targets[:, 0], kernel, inducing, sites)
+    except np.linalg.LinAlgError as error:
+        raise SavedFileError(path, 'a GP classifier saved by Xfer 1.1 is not valid: {}'.format(error)) from None
+
+
+def _xfer11_kernel_parts(kernel, num_features, path):
+    """(layer -> column indices, [variance, lengthscale, ...]) of an RBF kernel or a sum of RBF kernels."""
+    if not isinstance(kernel, dict):
+        raise SavedFileError(path, "a GP classifier's 'kernel' should be a GPy kernel description")
+    if kernel.get('class') == 'GPy.kern.Add' and isinstance(kernel.get('parts'), dict):
+        parts = [part for _, part in sorted(kernel['parts'].items(), key=lambda item: int(item[0]))]
+    else:
+        parts = [kernel]
+    layers, parameters = OrderedDict(), []
+    for part in parts:
+        valid = isinstance(part, dict) and part.get('class') == 'GPy.kern.RBF' and isinstance(part.get('name'), str) \
+            and not part.get('ARD') and isinstance(part.get('active_dims'), list) and all(
+                isinstance(i, int) and 0 <= i < num_features for i in part['active_dims'])
+        if not valid:
+            raise SavedFileError(path, 'only sums of isotropic RBF kernels over feature columns are read, found '
+                                       '{!r}'.format(str(part)[:80]))
+        layers[part['name']] = np.array(part['active_dims'])
+        parameters += [float(_float_array(part.get(key), 1, key, path)[0]) for key in ('variance', 'lengthscale')]
+    if any(value <= 0 for value in parameters):
+        raise SavedFileError(path, 'kernel variances and lengthscales must be positive, found {}'.format(parameters))
+    return layers, np.array(parameters)
+
+
+def _xfer11_sites(approximation, num_samples, path):
+    from .shared_kernel_gp_trainer import EpSites
+    try:
+        posterior, gaussian = approximation['post_params'], approximation['ga_approx']
+        arrays = [_float_array(part[key], 1, key, path) for part, key in
+                  ((gaussian, 'v'), (gaussian, 'tau'), (posterior, 'mu'), (posterior, 'Sigma_diag'))]
+        log_z_tilde = float(approximation['log_Z_tilde'])
+    except (KeyError, TypeError, ValueError):
+        raise SavedFileError(path, "a GP classifier's EP approximation is incomplete") from None
+    if any(array.shape != (num_samples,) for array in arrays) or not np.isfinite(log_z_tilde):
+        raise SavedFileError(path, "a GP classifier's EP sites do not match its {} training points".format(
+            num_samples))
+    return EpSites(*arrays, log_z_tilde)
+
+
+def _float_array(value, ndim, key, path):
+    """A finite float array of ``ndim`` dimensions from nested JSON lists."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SavedFileError(path, "'{}' should hold numbers".format(key)) from None
+    if array.ndim != ndim or array.size == 0 or not np.all(np.isfinite(array)):
+        raise SavedFileError(path, "'{}' should be a non-empty {}-D array of finite numbers".format(key, ndim))
+    return array
 
 
 def _check_evaluations(value):
