@@ -50,7 +50,8 @@ class GpRepurposer(MetaModelRepurposer):
     classes, several times faster at slightly better accuracy (``benchmarks/gp_speed.py``).
     A log-normal prior keeps the hyperparameters near the median-distance heuristic they
     start from unless the data say otherwise, which matters with a few labels per class. A
-    progress bar shows the optimisation in a terminal or notebook.
+    progress bar shows the optimisation in a terminal (on standard error, only when it is one:
+    not in logs, nor in notebooks, whose stored copy of a widget would go stale).
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ from scipy.spatial.distance import pdist
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 #: More training points than this and the GP is sparse, with this many inducing inputs.
 NUM_INDUCING = 100
