@@ -112,7 +112,8 @@ def evaluate(task, shots, draws, methods, shared_sets):
         for name in methods:
             started = time.time()
             probabilities[name] = predictions(factories[name], (images[train], labels[train]), data_sets, draw)
-            print('  {} k={} draw {}: {} in {:.0f} s'.format(task, shots, draw, name, time.time() - started), flush=True)
+            print('  {} k={} draw {}: {} in {:.0f} s'.format(task, shots, draw, name, time.time() - started),
+                  flush=True)
         summaries.append(confidence_summary(probabilities, {'test': labels[test]}))
     return mean_summary(summaries)
 

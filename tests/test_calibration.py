@@ -64,7 +64,8 @@ def test_reliability_diagram_draws_the_bins_and_the_diagonal():
     probabilities = np.array([[0.95, 0.05], [0.05, 0.95], [0.6, 0.4], [0.4, 0.6]])
     labels = np.array([0, 0, 0, 1])
     ax = reliability_diagram(probabilities, labels, label='toy')
-    reliability_diagram(probabilities, 1 - labels, ax=ax, label='flipped')  # right in bin 0.9 only: 0.5 * 0.45 + 0.5 * 0.6
+    # Flipped labels: right in the 0.9 bin only, so ECE = 0.5 * |0.5 - 0.95| + 0.5 * |0 - 0.6|.
+    reliability_diagram(probabilities, 1 - labels, ax=ax, label='flipped')
     diagonal, toy, flipped = ax.get_lines()  # the diagonal is drawn once
     np.testing.assert_allclose(toy.get_xdata(), [0.6, 0.95])
     np.testing.assert_allclose(toy.get_ydata(), [1.0, 0.5])

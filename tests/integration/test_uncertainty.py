@@ -1,4 +1,4 @@
-"""Probabilistic repurposers are calibrated on their task and less sure of inputs unlike anything they were trained on."""
+"""Probabilistic repurposers are calibrated on their task and less sure of inputs unlike their training data."""
 import mxnet as mx
 import numpy as np
 import pytest
