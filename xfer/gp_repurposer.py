@@ -74,9 +74,10 @@ class GpRepurposer(MetaModelRepurposer):
         marginal likelihood (EP sites fixed) plus the prior's penalty, at each objective evaluation.
     negative_log_likelihoods : np.ndarray
         Each classifier's final negative log marginal likelihood.
-    odds_temperature : float
+    odds_temperature : float or None
         The temperature ``T`` above, fitted after training and recomputed from the saved EP sites
-        when loading.
+        when loading; None for a GP loaded from an Xfer 1.1 file, which keeps Xfer 1.1's
+        renormalised one-vs-rest probabilities.
     """
 
     def __init__(self, source_model, feature_layer_names, context_function=mx.context.cpu, num_devices=1,
@@ -170,6 +171,24 @@ class GpRepurposer(MetaModelRepurposer):
         self.target_model = _rebuild_classifiers(arrays, layers, npz_path)
         self.odds_temperature = _fit_odds_temperature(_saved_sites(arrays), arrays['training_targets'])
 
+    def _restore_xfer11(self, input_dict, path):
+        """The classifiers Xfer 1.1 saved as GPy model descriptions, read field by field (nothing evaluated)."""
+        if self.apply_l2_norm:
+            raise SavedFileError(path, 'Xfer 1.1 L2-normalised GP features after centring them, xfer before: a GP '
+                                       'saved by Xfer 1.1 with apply_l2_norm=True cannot be loaded; repurpose again')
+        self.feature_mean = _float_array(require(input_dict, 'feature_mean', list, path), 1, 'feature_mean', path)
+        models = input_dict['target_model']
+        if not models or not all(isinstance(model, dict) for model in models):
+            raise SavedFileError(path, "'target_model' should be a list of GPy model descriptions")
+        if len(models) == 2:
+            raise SavedFileError(path, 'Xfer 1.1 saved one GP classifier for two classes and one per class for more; '
+                                       'this file holds 2')
+        self.target_model = [_xfer11_classifier(model, self.feature_mean.size, path) for model in models]
+        self.classes = np.arange(max(len(models), 2))
+        self.negative_log_likelihoods = np.array([-classifier.log_likelihood() for classifier in self.target_model])
+        self.optimization_history = []
+        self.odds_temperature = None
+
 
 def class_probabilities(positive, temperature):
     """One distribution over classes from one-vs-rest probabilities: ``softmax(logit(positive) / temperature)``.
@@ -179,14 +198,18 @@ def class_probabilities(positive, temperature):
     positive : np.ndarray, shape (n_samples, n_classifiers)
         Each classifier's probability that the sample is its class; a single column means two
         classes, the column being the second one's.
-    temperature : float
-        Divides the log odds; see :class:`GpRepurposer`.
+    temperature : float or None
+        Divides the log odds; see :class:`GpRepurposer`. None renormalises the one-vs-rest
+        probabilities instead, as Xfer 1.1 did: a GP loaded from an Xfer 1.1 file predicts as it did there.
 
     Returns
     -------
     np.ndarray, shape (n_samples, n_classes)
         Rows sum to 1.
     """
+    if temperature is None:
+        scores = np.hstack([1 - positive, positive]) if positive.shape[1] == 1 else positive
+        return scores / scores.sum(axis=1, keepdims=True)
     positive = np.clip(positive, _PROBABILITY_FLOOR, 1 - _PROBABILITY_FLOOR)
     log_odds = (np.log(positive) - np.log1p(-positive)) / temperature
     if log_odds.shape[1] == 1:
@@ -220,24 +243,6 @@ def _saved_sites(arrays):
     from .shared_kernel_gp_trainer import EpSites
     return [EpSites(*(arrays[field][index] for field in _SITE_FIELDS), float(arrays['log_z_tildes'][index]))
             for index in range(arrays['training_targets'].shape[1])]
-
-
-    def _restore_xfer11(self, input_dict, path):
-        """The classifiers Xfer 1.1 saved as GPy model descriptions, read field by field (nothing evaluated)."""
-        if self.apply_l2_norm:
-            raise SavedFileError(path, 'Xfer 1.1 L2-normalised GP features after centring them, xfer before: a GP '
-                                       'saved by Xfer 1.1 with apply_l2_norm=True cannot be loaded; repurpose again')
-        self.feature_mean = _float_array(require(input_dict, 'feature_mean', list, path), 1, 'feature_mean', path)
-        models = input_dict['target_model']
-        if not models or not all(isinstance(model, dict) for model in models):
-            raise SavedFileError(path, "'target_model' should be a list of GPy model descriptions")
-        if len(models) == 2:
-            raise SavedFileError(path, 'Xfer 1.1 saved one GP classifier for two classes and one per class for more; '
-                                       'this file holds 2')
-        self.target_model = [_xfer11_classifier(model, self.feature_mean.size, path) for model in models]
-        self.classes = np.arange(max(len(models), 2))
-        self.negative_log_likelihoods = np.array([-classifier.log_likelihood() for classifier in self.target_model])
-        self.optimization_history = []
 
 
 def _xfer11_classifier(model, num_features, path):
