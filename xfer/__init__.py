@@ -23,8 +23,9 @@ from .model_handler import gluon_to_module  # noqa: E402
 from .loading import load  # noqa: E402
 from . import model_zoo  # noqa: E402,F401
 from .model_zoo import from_onnx  # noqa: E402
+from . import distributed  # noqa: E402,F401
 
 __all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer',
            'BnnClassifier', 'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer',
            'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'from_onnx', 'data', 'model_handler',
-           'model_zoo', 'prob']
+           'model_zoo', 'prob', 'distributed']
