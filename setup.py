@@ -44,8 +44,10 @@ setup(
     ],
     extras_require={
         'data': ['mlxtend==0.23.4'],
-        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
-        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8'],
+        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8',
+                 'emukit==0.5.1', 'emcee==3.1.6'],
+        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8',
+                 'emukit==0.5.1', 'emcee==3.1.6', 'jupyterlab==4.6.6'],
         'docs': ['sphinx>=8', 'myst-parser>=4', 'myst-nb>=1.1', 'furo'],
     },
     classifiers=[
