@@ -9,8 +9,9 @@ For each network and sample count N it times, in one process and on the same ite
 
 * **xfer**: ``ModelHandler.get_layer_output(iterator, [layer])``, which returns the
   ``(N, dims)`` feature matrix;
-* **bare**: a module bound once to the same layer, running
-  ``for batch in iterator: forward(batch); get_outputs()[0].asnumpy()`` with the output discarded.
+* **bare**: a module bound once to the same layer, running ``for batch in iterator: forward(batch)``
+  and copying each batch's unpadded ``get_outputs()[0].asnumpy()`` into a feature matrix that
+  was allocated (and zero-filled) once, before the timed runs.
 
 Both are warmed up first (the first xfer call binds its module), then run alternately; the
 best of the repeats is kept. A separate, untimed xfer call under ``tracemalloc`` measures the
@@ -53,7 +54,7 @@ SEED = 0
 MB = 1024 * 1024
 
 FIXED_COST_HEADER = ('model', 'xfer ms per 1-batch call', 'bare ms per 1-batch run', 'xfer fixed cost ms')
-TABLE_HEADER = ('model', 'N', 'layer (dims)', 'xfer samples/s', 'bare samples/s', 'xfer/bare',
+TABLE_HEADER = ('model', 'N', 'layer (dims)', 'xfer samples/s', 'bare samples/s', 'xfer/bare', 'xfer/bare CPU time',
                 'xfer s per 1k samples', 'xfer extra peak MB', 'extra / one batch of outputs')
 
 
@@ -131,12 +132,15 @@ def run_xfer(handler, iterator, layer):
     return features[layer]
 
 
-def run_bare(module, iterator):
-    """Forward every batch and copy its output to numpy, discarding it."""
+def run_bare(module, iterator, features):
+    """Forward every batch and copy its unpadded output into the preallocated ``features`` matrix."""
     iterator.reset()
+    row = 0
     for batch in iterator:
         module.forward(batch, is_train=False)
-        module.get_outputs()[0].asnumpy()
+        valid = BATCH_SIZE - (batch.pad or 0)
+        features[row:row + valid] = module.get_outputs()[0].asnumpy()[:valid].reshape(valid, -1)
+        row += valid
 
 
 def bare_outputs(module, iterator):
@@ -151,10 +155,10 @@ def bare_outputs(module, iterator):
 
 
 def seconds(function, *args):
-    """Wall-clock seconds of one call."""
-    start = time.perf_counter()
+    """Wall-clock and CPU seconds (all threads of this process) of one call."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     function(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def warm_up(handler, bare, layer, input_shape):
@@ -181,7 +185,7 @@ def xfer_extra_peak_bytes(handler, iterator, layer):
 
 
 def alternating_times(runs, repeats):
-    """Seconds of each run in ``runs`` (name -> callable), ``repeats`` times, order flipping each time."""
+    """(wall, CPU) seconds of each run in ``runs`` (name -> callable), ``repeats`` times, order flipping each time."""
     times = {name: [] for name in runs}
     for repeat in range(repeats):
         for name in (list(runs) if repeat % 2 == 0 else list(runs)[::-1]):
@@ -191,21 +195,22 @@ def alternating_times(runs, repeats):
 
 
 def xfer_and_bare_runs(handler, bare, iterator, layer):
-    """The two contestants as argument-free callables."""
-    return {'xfer': lambda: run_xfer(handler, iterator, layer), 'bare': lambda: run_bare(bare, iterator)}
+    """The two contestants as argument-free callables; the bare loop's matrix is allocated (and touched) once."""
+    features = np.zeros((iterator.num_data, int(np.prod(bare.output_shapes[0][1][1:]))), dtype=np.float32)
+    return {'xfer': lambda: run_xfer(handler, iterator, layer), 'bare': lambda: run_bare(bare, iterator, features)}
 
 
 def best_times(handler, bare, iterator, layer, repeats):
-    """Best xfer and bare seconds over ``repeats`` alternating runs."""
+    """Best xfer and bare (wall, CPU) seconds over ``repeats`` alternating runs, each taken on its own."""
     times = alternating_times(xfer_and_bare_runs(handler, bare, iterator, layer), repeats)
-    return min(times['xfer']), min(times['bare'])
+    return tuple(tuple(min(run[kind] for run in times[name]) for kind in (0, 1)) for name in ('xfer', 'bare'))
 
 
 def one_batch_medians(handler, bare, layer, input_shape, repeats=ONE_BATCH_REPEATS):
     """Median seconds of xfer and bare on a one-batch iterator: xfer's fixed cost per call."""
     iterator = random_iterator(BATCH_SIZE, input_shape)
     times = alternating_times(xfer_and_bare_runs(handler, bare, iterator, layer), repeats)
-    return statistics.median(times['xfer']), statistics.median(times['bare'])
+    return statistics.median(run[0] for run in times['xfer']), statistics.median(run[0] for run in times['bare'])
 
 
 def profile_xfer(handler, iterator, layer, top=12):
@@ -238,12 +243,14 @@ def default_repeats(num_samples):
 
 
 # ---------------------------------------------------------------------------------- reporting
-def table_row(model_name, layer, dims, num_samples, xfer_s, bare_s, extra_bytes):
-    """One markdown table row of formatted cells."""
+def table_row(model_name, layer, dims, num_samples, xfer_times, bare_times, extra_bytes):
+    """One markdown table row of formatted cells from the (wall, CPU) seconds of each side."""
     batch_bytes = BATCH_SIZE * dims * 4
+    (xfer_s, xfer_cpu), (bare_s, bare_cpu) = xfer_times, bare_times
     return (model_name, '{:,}'.format(num_samples), '{} ({})'.format(layer, dims),
             '{:,.0f}'.format(num_samples / xfer_s), '{:,.0f}'.format(num_samples / bare_s),
-            '{:.3f}'.format(bare_s / xfer_s), '{:.4f}'.format(1000 * xfer_s / num_samples),
+            '{:.3f}'.format(bare_s / xfer_s), '{:.3f}'.format(bare_cpu / xfer_cpu),
+            '{:.4f}'.format(1000 * xfer_s / num_samples),
             '{:.2f}'.format(extra_bytes / MB), '{:.2f}'.format(extra_bytes / batch_bytes))
 
 
@@ -272,8 +279,10 @@ def report(rows, fixed_cost_rows, args):
         '- Command: `{}`'.format(command.strip()),
         '- Batch size {}, last batch padded; repeats: {}'.format(
             BATCH_SIZE, args.repeats or '3 (N < 50,000), 2 (N >= 50,000)'),
-        '- xfer/bare is the throughput ratio (1.000 = no overhead); extra peak memory is what '
-        'numpy allocates during one xfer call beyond the returned feature matrix (tracemalloc).',
+        '- xfer/bare is the throughput ratio (1.000 = no overhead); xfer/bare CPU time is the same ratio '
+        'of the CPU seconds the process spent (all threads), which other jobs on a shared machine disturb '
+        'less; extra peak memory is what numpy allocates during one xfer call beyond the returned '
+        'feature matrix (tracemalloc).',
         '', markdown_table(rows), '',
         'Fixed cost of one call: median of {} alternating runs on a one-batch iterator; xfer minus '
         'bare is what each `get_layer_output` call adds, whatever N is.'.format(ONE_BATCH_REPEATS),
@@ -296,9 +305,9 @@ def benchmark_model(model_name, sizes, repeats, profile=False):
     for num_samples in sizes:
         iterator = random_iterator(num_samples, spec['input_shape'])
         extra_bytes = xfer_extra_peak_bytes(handler, iterator, spec['layer'])
-        xfer_s, bare_s = best_times(handler, bare, iterator, spec['layer'],
-                                    repeats or default_repeats(num_samples))
-        rows.append(table_row(model_name, spec['layer'], dims, num_samples, xfer_s, bare_s, extra_bytes))
+        xfer_times, bare_times = best_times(handler, bare, iterator, spec['layer'],
+                                            repeats or default_repeats(num_samples))
+        rows.append(table_row(model_name, spec['layer'], dims, num_samples, xfer_times, bare_times, extra_bytes))
         print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
         if profile:
             profile_xfer(handler, iterator, spec['layer'])

@@ -1,4 +1,4 @@
-"""Tests for the offline data loaders and split helpers in xfer.datasets."""
+"""Tests for the offline data loaders and split helpers in xfer.data.datasets."""
 import gzip
 import importlib.util
 import os
@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from xfer import datasets
+from xfer.data import datasets
 
 MNIST_5K_SIZE = 5000
 UCI_DIGITS_SIZE = 1797

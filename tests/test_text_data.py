@@ -1,4 +1,4 @@
-"""Tokenizer, vocabulary and corpus loaders of xfer.text_data, and the shipped text source model."""
+"""Tokenizer, vocabulary and corpus loaders of xfer.data.text, and the shipped text source model."""
 import importlib.util
 import json
 import os
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import xfer
-from xfer import datasets, text_data
-from xfer.text_data import Vocabulary, tokenize
+from xfer.data import datasets
+from xfer.data import text as text_data
+from xfer.data.text import Vocabulary, tokenize
 
 TEXT_MODEL = os.path.join(os.path.dirname(__file__), 'data', 'models', 'text_sentiment')
 

@@ -6,6 +6,7 @@ the new task. GPy is imported only when a Gaussian-process repurposer is first u
 """
 __version__ = '1.1.0'
 
+from . import data  # noqa: E402,F401
 from . import model_handler  # noqa: E402,F401
 from .repurposer import Repurposer  # noqa: E402
 from .meta_model_repurposer import MetaModelRepurposer  # noqa: E402
@@ -23,4 +24,4 @@ from .loading import load  # noqa: E402
 
 __all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer',
            'BnnClassifier', 'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer',
-           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'model_handler', 'prob']
+           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'data', 'model_handler', 'prob']

@@ -7,6 +7,7 @@ import mxnet as mx
 import numpy as np
 
 from . import transferability
+from .data import as_data_iter
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
 from .repurposer import Repurposer
@@ -52,7 +53,12 @@ class MetaModelRepurposer(Repurposer):
         self.layer_ranking = None
 
     def repurpose(self, train_iterator):
-        """Extract features of the training data and fit the meta-model on them."""
+        """Extract features of the training data and fit the meta-model on them.
+
+        ``train_iterator`` (like ``test_iterator`` below) is any input :func:`xfer.data.as_data_iter`
+        accepts: an ``mx.io.DataIter``, numpy arrays ``(X, y)`` or a Gluon ``DataLoader``.
+        """
+        train_iterator = as_data_iter(train_iterator)
         if self._auto_layer_count:
             data = self._features_of_best_layers(train_iterator)
         else:

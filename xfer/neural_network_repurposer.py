@@ -7,6 +7,7 @@ import mxnet as mx
 import numpy as np
 
 from . import serialization
+from .data import as_data_iter
 from .model_handler import as_module, consts
 from .repurposer import Repurposer
 from .training_monitor import StopTraining, TrainingMonitor
@@ -73,7 +74,10 @@ class NeuralNetworkRepurposer(Repurposer):
 
         Parameters
         ----------
-        validation_iterator : mx.io.DataIter, optional
+        train_iterator : mx.io.DataIter, numpy arrays (X, y) or gluon DataLoader
+            Anything :func:`xfer.data.as_data_iter` accepts; numpy arrays are read in batches of
+            ``batch_size``, in order (use :func:`xfer.data.from_numpy` with ``shuffle=True`` to shuffle).
+        validation_iterator : same kinds as ``train_iterator``, optional
             Scored after every epoch; the params of the epoch with the best validation accuracy are kept.
         patience : int, optional
             With a validation iterator, stop once the accuracy has not improved for this many epochs.
@@ -81,6 +85,9 @@ class NeuralNetworkRepurposer(Repurposer):
             Progress bar over epochs; by default only in a terminal or notebook.
         """
         as_module(self.source_model)
+        train_iterator = as_data_iter(train_iterator, batch_size=self.batch_size)
+        if validation_iterator is not None:
+            validation_iterator = as_data_iter(validation_iterator, batch_size=self.batch_size)
         if patience is not None and validation_iterator is None:
             raise ValueError('patience={} needs a validation_iterator to watch'.format(patience))
         monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress)
@@ -100,6 +107,7 @@ class NeuralNetworkRepurposer(Repurposer):
 
     def predict_probability(self, test_iterator):
         self._check_fitted()
+        test_iterator = as_data_iter(test_iterator, batch_size=self.batch_size)
         if not self.target_model.binded:
             batch = test_iterator.provide_data[0].shape[0]
             labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
+from .data import as_data_iter
 from .model_handler import ModelHandler, consts
 
 #: Layer types :func:`rank_layers` scores when no layers are named.
@@ -233,8 +234,8 @@ def rank_layers(source_model, data_iterator, layer_names=None, method='logme'):
     ----------
     source_model : mx.mod.Module or mx.gluon.HybridBlock
         The trained source network.
-    data_iterator : mx.io.DataIter
-        Target data with its labels.
+    data_iterator : mx.io.DataIter, numpy arrays (X, y) or gluon DataLoader
+        Target data with its labels; anything :func:`xfer.data.as_data_iter` accepts.
     layer_names : list of str, optional
         Layers to score. By default every layer of a type in :data:`FEATURE_LAYER_TYPES` except
         the network's last (output) layer.
@@ -275,8 +276,8 @@ def rank_sources(source_models, data_iterator, method='leep'):
     ----------
     source_models : dict of str to (mx.mod.Module or mx.gluon.HybridBlock)
         The candidate source networks by name.
-    data_iterator : mx.io.DataIter
-        Target data with its labels.
+    data_iterator : mx.io.DataIter, numpy arrays (X, y) or gluon DataLoader
+        Target data with its labels; anything :func:`xfer.data.as_data_iter` accepts.
     method : {'leep', 'nce'}
         :func:`leep` on the probabilities, or :func:`nce` on their argmax.
 
@@ -291,6 +292,7 @@ def rank_sources(source_models, data_iterator, method='leep'):
             type(source_models).__name__))
     if not source_models:
         raise ValueError('source_models is empty: give at least one source model')
+    data_iterator = as_data_iter(data_iterator)  # once, not once per source
     rows = []
     for name, model in source_models.items():
         probabilities, labels = _source_predictions(ModelHandler(model), data_iterator)

@@ -1,4 +1,5 @@
 """ModelHandler.get_layer_output: numbers, order, padding, devices and one bind per shape."""
+import os
 from collections import OrderedDict
 
 import mxnet as mx
@@ -125,8 +126,8 @@ def test_resnet_features_from_a_residual_net(resnet_module, resnet_parts):
 
 def test_arguments_are_checked(lenet_module, mnist_digits, mnist_iterator):
     handler = ModelHandler(lenet_module)
-    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, got tuple'):
-        handler.get_layer_output(mnist_digits, ['fc1'])
+    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, a numpy array, .* got dict'):
+        handler.get_layer_output({'data': mnist_digits[0]}, ['fc1'])
     with pytest.raises(TypeError, match='layer_names must be a list, got str'):
         handler.get_layer_output(mnist_iterator, 'fc1')
     with pytest.raises(ValueError, match="Layer 'fc7' is not in the model"):
@@ -152,7 +153,7 @@ def test_feature_buffer_grows_and_trims_without_losing_rows():
     for expected_rows in [None, 3, 27, 40]:
         buffer = FeatureBuffer(expected_rows)
         for batch in batches:
-            buffer.append(batch)
+            buffer.append_ndarray(mx.nd.array(batch), len(batch))
         np.testing.assert_array_equal(buffer.result(), np.concatenate(batches).reshape(27, 6))
     assert FeatureBuffer().result().shape == (0, 0)
 
@@ -178,3 +179,17 @@ def test_feature_buffer_copies_ndarrays_without_their_padding():
         buffer.append_ndarray(mx.nd.array(batch), rows)
     expected = np.concatenate([batches[0], batches[1], batches[2][:4]]).reshape(20, 6)
     np.testing.assert_array_equal(buffer.result(), expected)
+
+
+def test_several_layers_are_extracted_without_touching_the_subgraph_backend(lenet_module, mnist_iterator, capfd,
+                                                                              monkeypatch):
+    """Fusion is avoided in the graph itself: no MXNET_SUBGRAPH_BACKEND=NONE, so MXNet logs nothing per bind."""
+    monkeypatch.delenv('MXNET_SUBGRAPH_BACKEND', raising=False)
+    seen = []
+    original = mx.mod.Module.bind
+    monkeypatch.setattr(mx.mod.Module, 'bind', lambda module, *args, **kwargs: seen.append(
+        os.environ.get('MXNET_SUBGRAPH_BACKEND')) or original(module, *args, **kwargs))
+    features, _ = ModelHandler(lenet_module).get_layer_output(mnist_iterator, ['conv1', 'act1', 'fc1'])
+    assert (features['conv1'] < 0).any() and (features['act1'] >= 0).all()
+    assert seen == [None]
+    assert 'MXNET_SUBGRAPH_BACKEND' not in capfd.readouterr().err

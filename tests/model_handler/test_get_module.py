@@ -118,8 +118,8 @@ def test_a_param_of_the_wrong_shape_is_an_architecture_error(lenet_module, mnist
 
 def test_get_module_checks_its_iterator(lenet_module, mnist_digits):
     handler = ModelHandler(lenet_module)
-    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, got ndarray'):
-        handler.get_module(mnist_digits[0])
+    with pytest.raises(TypeError, match='Expected an mxnet.io.DataIter, a numpy array, .* got list'):
+        handler.get_module(list(mnist_digits[0]))
     renamed = mx.io.NDArrayIter(mnist_digits[0][:10], mnist_digits[1][:10], batch_size=5, data_name='pixels')
     with pytest.raises(ValueError, match=r"iterator provides data named \['pixels'\] but the network reads 'data'"):
         handler.get_module(renamed)

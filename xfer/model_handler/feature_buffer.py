@@ -18,11 +18,6 @@ class FeatureBuffer:
         self._array = None
         self._rows = 0
 
-    def append(self, batch):
-        """Copy a numpy batch of shape ``(n, ...)`` in as ``n`` rows of flattened features."""
-        self._reserve(batch.shape[0], int(np.prod(batch.shape[1:])), batch.dtype)[:] = batch.reshape(
-            batch.shape[0], -1)
-
     def append_ndarray(self, output, rows):
         """Copy the first ``rows`` rows of an MXNet NDArray straight into the buffer.
 
@@ -30,7 +25,7 @@ class FeatureBuffer:
         ``asnumpy`` uses), so no temporary numpy copy of the batch is made.
         """
         target = self._reserve(rows, int(np.prod(output.shape[1:])), np.dtype(output.dtype))
-        source = output[:rows]  # held by a name: its handle must outlive the copy
+        source = output if rows == output.shape[0] else output[:rows]  # named: its handle must outlive the copy
         check_call(_LIB.MXNDArraySyncCopyToCPU(source.handle, target.ctypes.data_as(ctypes.c_void_p),
                                                ctypes.c_size_t(target.size)))
 

@@ -1,18 +1,15 @@
 """Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
-import contextlib
-import os
 from collections import OrderedDict
 
 import mxnet as mx
 import numpy as np
 
+from ..data import as_data_iter
 from . import consts
 from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
 from .gluon_source import gluon_to_module
 from .symbol_graph import SymbolGraph
-
-_SUBGRAPH_BACKEND_VARIABLE = 'MXNET_SUBGRAPH_BACKEND'
 
 
 class ModelHandler:
@@ -184,6 +181,9 @@ class ModelHandler:
                    learning_rate_multipliers=None):
         """A new module of the network bound to ``iterator``'s shapes, ready for ``fit``.
 
+        ``iterator`` is any input :func:`xfer.data.as_data_iter` accepts (a DataIter, numpy
+        arrays, a Gluon DataLoader).
+
         Params are Xavier-initialised (gaussian, factor 'in', magnitude 2), then the handler's
         trained params are copied in, except ``random_layer_parameters``. Params named in
         ``fixed_layer_parameters`` are frozen; a BatchNorm layer whose gamma and beta are both
@@ -192,7 +192,7 @@ class ModelHandler:
         learning rate for those params, e.g. 0.1 for transferred layers (new in xfer).
         Names that the network does not have are ignored.
         """
-        self._check_iterator(iterator)
+        iterator = self._as_iterator(iterator)
         known = set(self._argument_parameter_names(self.symbol)) | set(self.symbol.list_auxiliary_states())
         fixed = set(fixed_layer_parameters or []) & known
         random = set(random_layer_parameters or []) & known
@@ -222,6 +222,12 @@ class ModelHandler:
     def get_layer_output(self, data_iterator, layer_names):
         """Run the data through the network and return the outputs of the given layers.
 
+        Parameters
+        ----------
+        data_iterator : mx.io.DataIter, numpy array, (X, y) tuple or gluon DataLoader
+            Anything :func:`xfer.data.as_data_iter` accepts.
+        layer_names : list of str
+
         Returns
         -------
         features : OrderedDict of str to np.ndarray
@@ -229,19 +235,18 @@ class ModelHandler:
         labels : np.ndarray of int, or None
             The iterator's labels (None if it provides none). Padding of the last batch is removed.
         """
-        self._check_iterator(data_iterator)
+        data_iterator = self._as_iterator(data_iterator)
         _check_is_list(layer_names, 'layer_names')
         if not layer_names:
             raise ValueError('layer_names is empty: name at least one layer of {}'.format(self.layer_names))
         graph = self._graph()
         for name in layer_names:
             graph.layer_id(name)
-        with _graph_fusion_disabled(len(layer_names) > 1):
-            module, expected = self._feature_module(data_iterator, layer_names)
-            needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
-            _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
-            module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
-            return _collect_outputs(module, data_iterator, layer_names)
+        module, expected = self._feature_module(data_iterator, layer_names)
+        needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
+        _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
+        module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
+        return _collect_outputs(module, data_iterator, layer_names)
 
     # -------------------------------------------------------------------------------- helpers
     def _graph(self):
@@ -278,13 +283,14 @@ class ModelHandler:
             raise ModelError('Cannot drop {} layers: the model has only {} ({}); at least one must '
                              'remain'.format(num_layers_to_drop, layer_count, self.layer_names))
 
-    def _check_iterator(self, iterator):
-        if not isinstance(iterator, mx.io.DataIter):
-            raise TypeError('Expected an mxnet.io.DataIter, got {}'.format(type(iterator).__name__))
+    def _as_iterator(self, data):
+        """``data`` as a DataIter (see :func:`xfer.data.as_data_iter`) that provides the network's data input."""
+        iterator = as_data_iter(data)
         data_names = [d.name for d in iterator.provide_data]
         if self.data_name not in data_names:
             raise ValueError("The iterator provides data named {} but the network reads '{}'".format(
                 data_names, self.data_name))
+        return iterator
 
     def _checked_new_layers(self, layer_list):
         """The symbols of ``layer_list`` after checking types and that their names are new."""
@@ -399,34 +405,19 @@ def _output_name(internals, layer_name):
 
 
 def _grouped_outputs(symbol, layer_names):
-    """One symbol whose outputs are the given layers' outputs."""
-    internals = symbol.get_internals()
-    return mx.sym.Group([internals[_output_name(internals, name)] for name in layer_names])
+    """One symbol whose outputs are the given layers' outputs.
 
-
-@contextlib.contextmanager
-def _graph_fusion_disabled(disabled):
-    """Keep MXNet from fusing layers (MKL-DNN subgraphs) while binding and running, if ``disabled``.
-
-    MXNet 1.9.1 fuses e.g. Convolution + relu even when the convolution's own output is also
-    asked for, and then returns the fused result for both; a network with several requested
-    outputs must therefore run unfused to be correct.
+    With several layers, each output is read through ``BlockGrad`` (an identity at inference).
+    MXNet 1.9.1's MKL-DNN fusion would otherwise fold e.g. Convolution + relu into one operator
+    even when the convolution's own output is also asked for, and return the fused result for
+    both; a layer output with a second reader is left unfused.
     """
-    previous = os.environ.get(_SUBGRAPH_BACKEND_VARIABLE)
-    if disabled:
-        os.environ[_SUBGRAPH_BACKEND_VARIABLE] = 'NONE'
-    try:
-        yield
-    finally:
-        if disabled:
-            _restore_variable(_SUBGRAPH_BACKEND_VARIABLE, previous)
-
-
-def _restore_variable(name, value):
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+    internals = symbol.get_internals()
+    outputs = [internals[_output_name(internals, name)] for name in layer_names]
+    if len(outputs) > 1:
+        outputs = [mx.sym.BlockGrad(output, name='{}_requested'.format(name))
+                   for name, output in zip(layer_names, outputs)]
+    return mx.sym.Group(outputs)
 
 
 def _input_shapes(iterator, symbol):
@@ -472,9 +463,9 @@ def _collect_outputs(module, iterator, layer_names):
         for buffer, output in zip(feature_buffers, module.get_outputs()):
             buffer.append_ndarray(output, valid)
         if batch.label:
-            label_buffer.append(batch.label[0][:valid].asnumpy().astype(np.int64))
+            label_buffer.append_ndarray(batch.label[0], valid)
     features = OrderedDict((name, buffer.result()) for name, buffer in zip(layer_names, feature_buffers))
-    labels = label_buffer.result().ravel().astype(np.int64, copy=False) if iterator.provide_label else None
+    labels = label_buffer.result().ravel().astype(np.int64) if iterator.provide_label else None
     return features, labels
 
 
