@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 import mxnet as mx
 
 from . import serialization
+from .distributed import job
 from .model_handler import as_module
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
@@ -69,7 +70,12 @@ class Repurposer(ABC):
         return {'context_function': serialize_ctx_fn(self.context_function), 'num_devices': self.num_devices}
 
     def save_repurposer(self, model_name, model_directory='', save_source_model=None):
-        """Save to ``<model_directory>/<model_name>.json`` (+ companion files); see the docs for the layout."""
+        """Save to ``<model_directory>/<model_name>.json`` (+ companion files); see the docs for the layout.
+
+        In a distributed job only rank 0 writes (the other workers hold the same model, or none).
+        """
+        if job.rank() != 0:
+            return
         self._check_fitted()
         save_source_model = self.save_source_model_default if save_source_model is None else save_source_model
         if model_directory:

@@ -1,4 +1,5 @@
 """Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
+import contextlib
 from collections import OrderedDict
 
 import mxnet as mx
@@ -10,6 +11,7 @@ from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
 from .gluon_source import gluon_to_module
 from .symbol_graph import SymbolGraph
+from .unfused_binding import unfused_binding
 
 
 class ModelHandler:
@@ -322,7 +324,8 @@ class ModelHandler:
             data_shapes, label_shapes = _input_shapes(iterator, outputs)
             module = mx.mod.Module(outputs, data_names=[d.name for d in data_shapes],
                                    label_names=[l.name for l in label_shapes], context=self._contexts())
-            module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None, for_training=False)
+            with unfused_binding() if len(layer_names) > 1 else contextlib.nullcontext():
+                module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None, for_training=False)
             expected = _parameter_shapes(outputs, data_shapes + label_shapes)
             self._feature_module_cache = (key, (module, expected))
         return self._feature_module_cache[1]
@@ -405,19 +408,9 @@ def _output_name(internals, layer_name):
 
 
 def _grouped_outputs(symbol, layer_names):
-    """One symbol whose outputs are the given layers' outputs.
-
-    With several layers, each output is read through ``BlockGrad`` (an identity at inference).
-    MXNet 1.9.1's MKL-DNN fusion would otherwise fold e.g. Convolution + relu into one operator
-    even when the convolution's own output is also asked for, and return the fused result for
-    both; a layer output with a second reader is left unfused.
-    """
+    """One symbol whose outputs are the given layers' outputs."""
     internals = symbol.get_internals()
-    outputs = [internals[_output_name(internals, name)] for name in layer_names]
-    if len(outputs) > 1:
-        outputs = [mx.sym.BlockGrad(output, name='{}_requested'.format(name))
-                   for name, output in zip(layer_names, outputs)]
-    return mx.sym.Group(outputs)
+    return mx.sym.Group([internals[_output_name(internals, name)] for name in layer_names])
 
 
 def _input_shapes(iterator, symbol):
