@@ -121,6 +121,8 @@ class MetaModelRepurposer(Repurposer):
         return {'selected_feature_layer_names': self.selected_feature_layer_names}
 
     def _restore_attributes(self, content, path):
+        if 'selected_feature_layer_names' not in content and isinstance(self.feature_layer_names, list):
+            content = dict(content, selected_feature_layer_names=self.feature_layer_names)  # Xfer 1.1 had no 'auto'
         names = require(content, 'selected_feature_layer_names', list, path)
         unknown = [name for name in names if name not in self._model_handler.layer_names]
         if unknown or not names:

@@ -135,9 +135,15 @@ class NeuralNetworkRepurposer(Repurposer):
         return {'history': self.history, 'best_epoch': self.best_epoch}
 
     def deserialize(self, input_dict):
+        path = input_dict['json_path']
+        if 'target_model' not in input_dict:  # Xfer 1.1 kept no training history
+            serialization.warn_xfer11_file(path)
+            saved = {'history': {}, 'best_epoch': None}
+        else:
+            saved = serialization.require(input_dict, 'target_model', dict, path)
+        self.history = serialization.check_history(serialization.require(saved, 'history', dict, path), path)
+        self.best_epoch = serialization.require(saved, 'best_epoch', (int, type(None)), path)
         self.target_model = serialization.load_module(input_dict['file_prefix'])
-        saved = input_dict['target_model']
-        self.history, self.best_epoch = saved['history'], saved['best_epoch']
 
     @abstractmethod
     def _create_target_module(self, train_iterator):
