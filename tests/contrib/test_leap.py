@@ -30,9 +30,9 @@ def tasks(count=3):
     return sinusoid_tasks(count, num_points=8, seed=11)
 
 
-def leap_meta_gradient(net, task_list, norm, stabilizer):
+def leap_meta_gradient(net, task_list, norm, stabilizer, window=16):
     """Leap's meta-gradient over ``task_list``, each trained by the shared training loop."""
-    leap = Leap(net, norm=norm, stabilizer=stabilizer)
+    leap = Leap(net, norm=norm, stabilizer=stabilizer, window=window)
     for index, task in enumerate(task_list):
         leap.start_task()
         trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': LEARNING_RATE})
@@ -57,10 +57,11 @@ def test_some_step_of_the_test_tasks_raises_the_loss():
 
 @pytest.mark.parametrize('norm', [True, False], ids=['norm', 'no-norm'])
 @pytest.mark.parametrize('stabilizer', [True, False], ids=['stabilizer', 'no-stabilizer'])
-def test_meta_gradient_equals_the_numpy_reference(norm, stabilizer):
+@pytest.mark.parametrize('window', [1, 4, 16], ids=lambda window: 'window{}'.format(window))
+def test_meta_gradient_equals_the_numpy_reference(norm, stabilizer, window):
     net = small_network()
     initial = as_reference_params(net)
-    actual = leap_meta_gradient(net, tasks(), norm, stabilizer)
+    actual = leap_meta_gradient(net, tasks(), norm, stabilizer, window)
     assert_gradients_close(actual, reference_meta_gradient(initial, tasks(), norm, stabilizer))
 
 
@@ -146,3 +147,14 @@ def test_meta_gradient_before_any_task_is_an_error():
         leap.meta_gradient()
     with pytest.raises(RuntimeError, match='end_task\\(\\) without a training step'):
         leap.end_task()
+    with pytest.raises(RuntimeError, match='update\\(\\) before start_task\\(\\)'):
+        leap.update(1.0)
+    with pytest.raises(ValueError, match='window must be a positive integer, got 0'):
+        Leap(small_network(), window=0)
+
+
+def test_update_before_start_task_and_a_bad_window_are_errors():
+    with pytest.raises(RuntimeError, match=r'update\(\) before start_task\(\)'):
+        Leap(small_network()).update(1.0)
+    with pytest.raises(ValueError, match='window must be a positive integer, got 0'):
+        Leap(small_network(), window=0)

@@ -1,5 +1,6 @@
 """Leap's meta-gradient: the learned initialisation pulled along every task's training path."""
 import mxnet as mx
+import numpy as np
 
 _SMALLEST_LENGTH = 1e-12  # a step that moved nothing adds nothing (instead of 0 / 0)
 
@@ -46,9 +47,13 @@ class Leap:
         Name of an MXNet optimizer that updates the initialisation ('sgd', 'adam', ...).
     meta_optimizer_params : dict or None
         Its parameters; default ``{'learning_rate': 0.01}``.
+    window : int
+        Steps remembered before their terms are added up together (a few array operations per
+        window rather than per step); memory: about ``2 * window`` copies of the parameters.
     """
 
-    def __init__(self, model, norm=True, stabilizer=True, meta_optimizer='sgd', meta_optimizer_params=None):
+    def __init__(self, model, norm=True, stabilizer=True, meta_optimizer='sgd', meta_optimizer_params=None,
+                 window=16):
         if not isinstance(model, mx.gluon.Block):
             raise TypeError('model must be an mxnet.gluon.Block, got {}'.format(type(model).__name__))
         self.norm = norm
@@ -60,9 +65,13 @@ class Leap:
         self.initialisation = [_initialised_data(param).copy() for param in self._params]
         optimizer_params = {'learning_rate': 0.01} if meta_optimizer_params is None else dict(meta_optimizer_params)
         self._meta_updater = mx.optimizer.get_updater(mx.optimizer.create(meta_optimizer, **optimizer_params))
+        if not isinstance(window, int) or window < 1:
+            raise ValueError('window must be a positive integer, got {!r}'.format(window))
+        self.window = window
         self._gradient_sum = None
         self.num_tasks = 0
-        self._previous = None
+        self._path = _Path()
+        self._flat_views = None
 
     @property
     def parameter_names(self):
@@ -77,7 +86,10 @@ class Leap:
     def start_task(self):
         """Begin a task's training path at the initialisation (written into the model)."""
         self.restore_initialisation()
-        self._previous = None
+        self._path = _Path()
+        trainable = [self._params[index] for index in self._trainable]
+        self._flat_views = ([param.data().reshape((-1,)) for param in trainable],
+                            [param.grad().reshape((-1,)) for param in trainable])
 
     def update(self, loss, grad_scale=1.0):
         """Record the current point of the task's path; call after ``backward`` and before the step.
@@ -90,14 +102,14 @@ class Leap:
             The parameters' gradients are ``grad_scale`` times the gradient of that mean loss:
             pass the batch size when ``backward`` ran on the summed loss.
         """
-        current = self._point(loss)
-        gradients = [self._params[index].grad() for index in self._trainable]
+        if self._flat_views is None:
+            raise RuntimeError('update() before start_task(): start every task with start_task()')
+        gradient = mx.nd.concat(*self._flat_views[1], dim=0)
         if grad_scale != 1.0:
-            gradients = [gradient / grad_scale for gradient in gradients]
-        else:
-            gradients = [gradient.copy() for gradient in gradients]
-        self._close_segment(current)
-        self._previous = current + (gradients,)
+            gradient = gradient / grad_scale
+        self._path.add(self._loss(loss), mx.nd.concat(*self._flat_views[0], dim=0), gradient)
+        if len(self._path.points) > self.window:
+            self._add_terms(self._path.take_all_but_last())
 
     def end_task(self, final_loss=None):
         """Finish the task's path and add it to the meta-batch.
@@ -108,20 +120,26 @@ class Leap:
             The loss at the parameters after the last step, which closes the last step's term;
             None leaves the last step out.
         """
-        if self._previous is None:
+        if not self._path.points:
             raise RuntimeError('end_task() without a training step: call update() after each backward pass')
         if final_loss is not None:
-            self._close_segment(self._point(final_loss))
-        self._previous = None
+            self._path.add(self._loss(final_loss), mx.nd.concat(*self._flat_views[0], dim=0), None)
+        if len(self._path.points) > 1:
+            self._add_terms(self._path.take_all_but_last())
+        self._path = _Path()
+        self._flat_views = None
         self.num_tasks += 1
 
     def meta_gradient(self):
         """The mean over the finished tasks of their meta-gradients, one NDArray per meta-learned parameter."""
         if self.num_tasks == 0:
             raise RuntimeError('no task finished since the last meta-step: call start_task/update/end_task first')
+        shapes = [self.initialisation[index].shape for index in self._trainable]
         if self._gradient_sum is None:
-            return [mx.nd.zeros_like(self.initialisation[index]) for index in self._trainable]
-        return [total / self.num_tasks for total in self._gradient_sum]
+            return [mx.nd.zeros(shape, ctx=self.initialisation[0].context) for shape in shapes]
+        mean = self._gradient_sum / self.num_tasks
+        sizes = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
+        return [mean[begin:end].reshape(shape) for begin, end, shape in zip(sizes[:-1], sizes[1:], shapes)]
 
     def meta_step(self):
         """Move the initialisation against the meta-gradient, forget the finished tasks, and write
@@ -132,33 +150,52 @@ class Leap:
         self.num_tasks = 0
         self.restore_initialisation()
 
-    def _point(self, loss):
+    def _loss(self, loss):
+        """The mean loss as an NDArray of shape (1,)."""
         if not isinstance(loss, mx.nd.NDArray):
-            loss = mx.nd.array([loss], ctx=self.initialisation[0].context)
-        loss = loss.mean().reshape((1,)) if loss.size > 1 else loss.reshape((1,)).copy()
-        return loss, [self._params[index].data().copy() for index in self._trainable]
+            return mx.nd.array([loss], ctx=self.initialisation[0].context)
+        return (loss.mean() if loss.size > 1 else loss).reshape((1,))
 
-    def _close_segment(self, current):
-        """Add the term of the step from the remembered point to ``current`` to the meta-gradient."""
-        if self._previous is None:
-            return
-        previous_loss, previous_params, previous_gradients = self._previous
-        loss, params = current
-        loss_change = loss - previous_loss
+    def _add_terms(self, path):
+        """Add the terms of every step along ``path`` (points i -> i + 1) to the meta-gradient sum.
+
+        The steps are stacked into matrices, so a window of steps costs a dozen array operations
+        whatever its length and the number of parameters."""
+        losses, points, gradients = path
+        params = mx.nd.stack(*points)
+        steps = mx.nd.slice_axis(params, axis=0, begin=1, end=None) - mx.nd.slice_axis(params, axis=0, begin=0, end=-1)
+        loss_changes = (mx.nd.slice_axis(losses, axis=0, begin=1, end=None)
+                        - mx.nd.slice_axis(losses, axis=0, begin=0, end=-1)).reshape((-1, 1))
         if self.stabilizer:
-            loss_change = -loss_change.abs()
-        steps = [now - before for now, before in zip(params, previous_params)]
-        terms = [step + mx.nd.broadcast_mul(gradient, loss_change) for step, gradient in zip(steps, previous_gradients)]
+            loss_changes = -loss_changes.abs()
+        terms = steps + mx.nd.broadcast_mul(mx.nd.stack(*gradients), loss_changes)
         if self.norm:
-            squared = mx.nd.multi_sum_sq(*steps, num_arrays=len(steps)).sum()
-            length = mx.nd.sqrt(squared + loss_change.square())
-            inverse_length = 1.0 / mx.nd.maximum(length, _SMALLEST_LENGTH)
-            terms = [mx.nd.broadcast_mul(term, inverse_length) for term in terms]
+            lengths = mx.nd.norm(mx.nd.concat(steps, loss_changes, dim=1), axis=1, keepdims=True)
+            terms = mx.nd.broadcast_div(terms, mx.nd.maximum(lengths, _SMALLEST_LENGTH))
+        total = terms.sum(axis=0)
         if self._gradient_sum is None:
-            self._gradient_sum = [-term for term in terms]
+            self._gradient_sum = -total
         else:
-            for total, term in zip(self._gradient_sum, terms):
-                total -= term
+            self._gradient_sum -= total
+
+
+class _Path:
+    """The points of a task's training path not yet added up: losses, flat parameters, flat gradients."""
+
+    def __init__(self):
+        self.losses, self.points, self.gradients = [], [], []
+
+    def add(self, loss, point, gradient):
+        self.losses.append(loss)
+        self.points.append(point)
+        self.gradients.append(gradient)
+
+    def take_all_but_last(self):
+        """The stacked losses, the points and the gradients of every step so far; keeps the last point
+        as the start of the next step."""
+        taken = (mx.nd.concat(*self.losses, dim=0), self.points, self.gradients[:-1])
+        self.losses, self.points, self.gradients = self.losses[-1:], self.points[-1:], self.gradients[-1:]
+        return taken
 
 
 def _initialised_data(param):

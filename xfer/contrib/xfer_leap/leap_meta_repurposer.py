@@ -201,11 +201,16 @@ class LeapMetaRepurposer:
             self.meta_logger.log_initial_params(metastep, self.model)
         self.meta_logger.start_task(metastep, task.index)
         trainer = gluon.Trainer(self.model.collect_params(), self.task_optimizer, dict(self.task_optimizer_params))
-        train_on_task(self.model, task, loss_function, trainer, self.num_epochs, context, leap=leap,
-                      on_epoch=self._log_epoch)
+        every_epoch = self.log_params or self.verbosity >= 3
+        losses = train_on_task(self.model, task, loss_function, trainer, self.num_epochs, context, leap=leap,
+                               on_epoch=self._log_epoch if every_epoch else None)
+        if not every_epoch:
+            for loss in losses:
+                self.meta_logger.log_loss(loss)
         self._report(self.meta_logger.task_line(), level=2)
 
     def _log_epoch(self, loss):
+        """Log an epoch as it ends: needed for its parameters and its report line only."""
         self.meta_logger.log_loss(loss)
         if self.log_params:
             self.meta_logger.log_params(self.model)

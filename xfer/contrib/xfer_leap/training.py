@@ -23,7 +23,8 @@ def train_on_task(model, task, loss_function, trainer, num_epochs, context, leap
         Where the batches go (the model's parameters must be there).
     leap : Leap or None
     on_epoch : callable or None
-        Called with the epoch's mean loss after every epoch.
+        Called with the epoch's mean loss after every epoch (waiting for it: without a callback,
+        the losses are read once at the end, so MXNet never stalls between steps).
 
     Returns
     -------
@@ -41,9 +42,9 @@ def train_on_task(model, task, loss_function, trainer, num_epochs, context, leap
                 leap.update(loss)
             trainer.step(1)
             batch_losses.append(loss)
-        epoch_losses.append(mx.nd.concat(*[loss.reshape((1,)) for loss in batch_losses], dim=0).mean().asscalar())
+        epoch_losses.append(batch_losses[0] if len(batch_losses) == 1 else mx.nd.add_n(*batch_losses) / len(batch_losses))
         if on_epoch is not None:
-            on_epoch(epoch_losses[-1])
+            on_epoch(epoch_losses[-1].asscalar())
     if leap is not None:
         leap.end_task(loss_function(model(data), label).mean())
-    return [float(loss) for loss in epoch_losses]
+    return mx.nd.concat(*epoch_losses, dim=0).asnumpy().astype(float).tolist()
