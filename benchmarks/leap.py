@@ -40,6 +40,7 @@ class Family:
         self.train_tasks, self.eval_tasks = train_tasks, eval_tasks
         self.score_name, self.score = score_name, score
         self.meta_lr, self.reptile_step = meta_lr, reptile_step
+        self.meta_optimizer = 'sgd'
 
 
 def sinusoid_family(args):
@@ -135,6 +136,7 @@ def reptile(net, family, args):
 def leap(net, family, args):
     """Leap through LeapMetaRepurposer, on the same meta-batches (given one at a time)."""
     repurposer = LeapMetaRepurposer(net, 1, family.inner_steps, loss_class=family.loss_class,
+                                    meta_optimizer=family.meta_optimizer,
                                     meta_optimizer_params={'learning_rate': family.meta_lr},
                                     task_optimizer_params={'learning_rate': family.inner_lr},
                                     verbosity=0, show_progress=False)
@@ -243,15 +245,21 @@ def main(argv=None):
     parser.add_argument('--sinusoid-meta-lr', type=float, default=0.01)
     parser.add_argument('--image-meta-lr', type=float, default=0.01)
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'leap.md'))
+    parser.add_argument('--append', action='store_true',
+                        help='add the sections to the end of --output (run the families one at a time)')
     args = parser.parse_args(argv)
     builders = {'sinusoid': sinusoid_family, 'images': image_family}
     sections = [family_report(builders[name](args), args) for name in args.families]
-    header = ['# Leap: learned initialisation vs scratch, joint pretraining and Reptile', '',
-              '{} | MXNet {} | {} | OMP_NUM_THREADS={} | machine shared with other jobs while it ran'.format(
-                  time.strftime('%Y-%m-%d'), mx.__version__, cpu_model(), os.environ.get('OMP_NUM_THREADS', 'unset')),
-              '', 'Command: `python benchmarks/leap.py {}`'.format(' '.join(argv if argv is not None else sys.argv[1:])),
-              '']
-    write_report('\n'.join(header + sections), args.output)
+    run = ['{} | MXNet {} | {} | OMP_NUM_THREADS={} | machine shared with other jobs while it ran'.format(
+               time.strftime('%Y-%m-%d'), mx.__version__, cpu_model(), os.environ.get('OMP_NUM_THREADS', 'unset')),
+           '', 'Command: `python benchmarks/leap.py {}`'.format(' '.join(argv if argv is not None else sys.argv[1:])),
+           '']
+    if args.append:
+        with open(args.output) as existing:
+            run = [existing.read().rstrip('\n'), ''] + run
+    else:
+        run = ['# Leap: learned initialisation vs scratch, joint pretraining and Reptile', ''] + run
+    write_report('\n'.join(run + sections), args.output)
 
 
 if __name__ == '__main__':

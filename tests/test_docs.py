@@ -8,6 +8,7 @@ import pytest
 
 import xfer
 from xfer import calibration, datasets, model_handler, prob, text_data, transferability
+from xfer.contrib import xfer_leap
 
 API_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'api')
 
@@ -33,6 +34,7 @@ PUBLIC_NAMES = sorted(
     {('xfer', name) for name in xfer.__all__}
     | {('xfer.model_handler', name) for name in model_handler.__all__}
     | {('xfer.prob', name) for name in prob.__all__}
+    | {('xfer.contrib.xfer_leap', name) for name in xfer_leap.__all__}
     | {(module.__name__, name) for module in (transferability, calibration, datasets, text_data)
        for name in defined_public_names(module)})
 
