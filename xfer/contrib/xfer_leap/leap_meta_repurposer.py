@@ -178,7 +178,8 @@ class LeapMetaRepurposer:
         json_path, params_path = prefix + '.json', prefix + '.params'
         content = read_json(json_path)
         if content.get('format') != SAVED_FORMAT:
-            raise SavedFileError(json_path, 'not a saved Leap initialisation (format {!r})'.format(content.get('format')))
+            raise SavedFileError(json_path, 'not a saved Leap initialisation (format {!r})'.format(
+                content.get('format')))
         if require(content, 'version', int, json_path) > SAVED_VERSION:
             raise SavedFileError(json_path, 'written by a newer xfer (version {})'.format(content['version']))
         model_class = require(content, 'model_class', str, json_path)

@@ -66,7 +66,8 @@ def image_class_tasks(images, labels, num_tasks, num_ways=5, num_per_class=10, c
     classes = np.unique(labels) if classes is None else np.asarray(list(classes))
     selected = datasets.split_by_class(labels, classes)
     if not 2 <= num_ways <= len(classes):
-        raise ValueError('num_ways must be between 2 and the {} classes available, got {}'.format(len(classes), num_ways))
+        raise ValueError('num_ways must be between 2 and the {} classes available, got {}'.format(
+            len(classes), num_ways))
     pools = {label: np.flatnonzero(selected & (labels == label)) for label in classes}
     short = [label for label, pool in pools.items() if len(pool) < num_per_class]
     if short:

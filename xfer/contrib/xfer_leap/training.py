@@ -42,7 +42,8 @@ def train_on_task(model, task, loss_function, trainer, num_epochs, context, leap
                 leap.update(loss)
             trainer.step(1)
             batch_losses.append(loss)
-        epoch_losses.append(batch_losses[0] if len(batch_losses) == 1 else mx.nd.add_n(*batch_losses) / len(batch_losses))
+        epoch_losses.append(batch_losses[0] if len(batch_losses) == 1
+                            else mx.nd.add_n(*batch_losses) / len(batch_losses))
         if on_epoch is not None:
             on_epoch(epoch_losses[-1].asscalar())
     if leap is not None:
