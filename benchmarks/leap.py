@@ -6,8 +6,10 @@ initialisation of the same network; every held-out task is then trained from it 
 SGD on its training points and scored on its own test points after each adaptation budget.
 Also times one inner training step with and without Leap's bookkeeping.
 
-    python benchmarks/leap.py                                   # both families, about 8 min on 2 cores
-    python benchmarks/leap.py --meta-iterations 50 --eval-tasks 20 --output /tmp/leap.md   # quick check
+    python benchmarks/leap.py --families sinusoid               # about 10 min on 2 busy cores
+    python benchmarks/leap.py --families images --append        # about 10 min, added to the same report
+    python benchmarks/leap.py --sinusoid-meta-iterations 20 --image-meta-iterations 5 --eval-tasks 10 \
+        --output /tmp/leap.md                                   # quick check
 """
 import argparse
 import os
@@ -34,13 +36,12 @@ class Family:
     """A task family: its network, loss, inner learning rate and steps, tasks and score."""
 
     def __init__(self, name, build_network, loss_class, inner_lr, inner_steps, budgets, train_tasks, eval_tasks,
-                 score_name, score, meta_lr, reptile_step):
+                 score_name, score, meta_iterations, meta_lr, reptile_step):
         self.name, self.build_network, self.loss_class = name, build_network, loss_class
         self.inner_lr, self.inner_steps, self.budgets = inner_lr, inner_steps, budgets
         self.train_tasks, self.eval_tasks = train_tasks, eval_tasks
         self.score_name, self.score = score_name, score
-        self.meta_lr, self.reptile_step = meta_lr, reptile_step
-        self.meta_optimizer = 'sgd'
+        self.meta_iterations, self.meta_lr, self.reptile_step = meta_iterations, meta_lr, reptile_step
 
 
 def sinusoid_family(args):
@@ -54,7 +55,8 @@ def sinusoid_family(args):
     train = sinusoid_tasks(args.train_tasks, num_points=10, seed=1)
     held_out = [split_task(task, 10) for task in sinusoid_tasks(args.eval_tasks, num_points=60, seed=2)]
     return Family('sinusoid', build_network, gluon.loss.L2Loss, 0.01, 32, (1, 5, 32), train, held_out,
-                  'test MSE', mean_squared_error, args.sinusoid_meta_lr, 0.1)
+                  'test MSE', mean_squared_error, args.sinusoid_meta_iterations, args.sinusoid_meta_lr,
+                  args.reptile_step)
 
 
 def image_family(args):
@@ -72,7 +74,8 @@ def image_family(args):
     held_out = [split_task(task, 50) for task in image_class_tasks(*load('t10k', None), num_tasks=args.eval_tasks,
                                                                      num_ways=5, num_per_class=30, seed=2)]
     return Family('Fashion-MNIST 5-way', build_network, gluon.loss.SoftmaxCrossEntropyLoss, 0.1, 100, (10, 30, 100),
-                  train, held_out, 'test accuracy', accuracy, args.image_meta_lr, 0.1)
+                  train, held_out, 'test accuracy', accuracy, args.image_meta_iterations, args.image_meta_lr,
+                  args.reptile_step)
 
 
 def mean_squared_error(outputs, targets):
@@ -98,7 +101,7 @@ def initialisations(family, args):
 
 def meta_batches(family, args):
     rng = np.random.default_rng(3)
-    for _ in range(args.meta_iterations):
+    for _ in range(family.meta_iterations):
         yield [family.train_tasks[i] for i in rng.choice(len(family.train_tasks), args.meta_batch, replace=False)]
 
 
@@ -136,7 +139,6 @@ def reptile(net, family, args):
 def leap(net, family, args):
     """Leap through LeapMetaRepurposer, on the same meta-batches (given one at a time)."""
     repurposer = LeapMetaRepurposer(net, 1, family.inner_steps, loss_class=family.loss_class,
-                                    meta_optimizer=family.meta_optimizer,
                                     meta_optimizer_params={'learning_rate': family.meta_lr},
                                     task_optimizer_params={'learning_rate': family.inner_lr},
                                     verbosity=0, show_progress=False)
@@ -207,7 +209,7 @@ def family_report(family, args):
     better = 'lower' if family.score_name == 'test MSE' else 'higher'
     lines = ['## {}'.format(family.name), '',
              '{} held-out tasks; {} meta-iterations of {} tasks, {} inner SGD steps at lr {}; Leap meta lr {} (SGD), '
-             'Reptile step {}.'.format(len(family.eval_tasks), args.meta_iterations, args.meta_batch,
+             'Reptile step {}.'.format(len(family.eval_tasks), family.meta_iterations, args.meta_batch,
                                        family.inner_steps, family.inner_lr, family.meta_lr, family.reptile_step), '',
              '{} after each adaptation budget ({} is better), mean over held-out tasks:'.format(family.score_name,
                                                                                                 better), '',
@@ -238,12 +240,14 @@ def compare(leap_score, other_score, better):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--families', nargs='+', choices=('sinusoid', 'images'), default=['sinusoid', 'images'])
-    parser.add_argument('--meta-iterations', type=int, default=300)
+    parser.add_argument('--sinusoid-meta-iterations', type=int, default=200)
+    parser.add_argument('--image-meta-iterations', type=int, default=40)
     parser.add_argument('--meta-batch', type=int, default=5)
-    parser.add_argument('--train-tasks', type=int, default=2000)
-    parser.add_argument('--eval-tasks', type=int, default=100)
+    parser.add_argument('--train-tasks', type=int, default=1000)
+    parser.add_argument('--eval-tasks', type=int, default=50)
     parser.add_argument('--sinusoid-meta-lr', type=float, default=0.01)
-    parser.add_argument('--image-meta-lr', type=float, default=0.01)
+    parser.add_argument('--image-meta-lr', type=float, default=0.002)
+    parser.add_argument('--reptile-step', type=float, default=0.5)
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'leap.md'))
     parser.add_argument('--append', action='store_true',
                         help='add the sections to the end of --output (run the families one at a time)')

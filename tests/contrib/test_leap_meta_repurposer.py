@@ -34,6 +34,12 @@ def repurposer(net, **options):
     return LeapMetaRepurposer(net, **settings)
 
 
+def meta_trained(net, tasks, repurpose_options=None, **options):
+    lmr = repurposer(net, **options)
+    assert lmr.repurpose(tasks, **(repurpose_options or {})) is None  # as in Xfer: the model changes in place
+    return lmr
+
+
 def test_the_talks_four_lines_run_unchanged(capsys):
     model = small_network(hidden=8)
     num_meta_steps, num_epochs = 3, 5
@@ -54,7 +60,7 @@ def test_one_meta_step_moves_the_initialisation_against_the_mean_meta_gradient()
     net = small_network()
     initial = dict(zip(['w1', 'b1', 'w2', 'b2'], params_of(net)))
     tasks = sinusoid_tasks(3, num_points=8, seed=5)
-    repurposer(net, num_meta_steps=1, meta_optimizer_params={'learning_rate': 0.02}).repurpose(tasks)
+    meta_trained(net, tasks, num_meta_steps=1, meta_optimizer_params={'learning_rate': 0.02})
     per_task = [task_meta_gradient(initial, task, 4, TASK_LEARNING_RATE, True, True) for task in tasks]
     for (name, start), learned in zip(initial.items(), params_of(net)):
         expected = start - 0.02 * np.mean([gradient[name] for gradient in per_task], axis=0)
@@ -64,7 +70,7 @@ def test_one_meta_step_moves_the_initialisation_against_the_mean_meta_gradient()
 
 def test_logger_records_every_task_under_its_own_id_and_the_report_lines(capsys):
     tasks = sinusoid_tasks(3, num_points=8, seed=5)
-    lmr = repurposer(small_network(), verbosity=2).repurpose(tasks)
+    lmr = meta_trained(small_network(), tasks, verbosity=2)
     records = lmr.meta_logger.records
     assert [(record['metastep'], record['task']) for record in records] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1),
                                                                             (1, 2)]
@@ -81,7 +87,7 @@ def test_logger_records_every_task_under_its_own_id_and_the_report_lines(capsys)
 
 @pytest.mark.parametrize('verbosity, expected_lines', [(0, 0), (1, 2), (2, 2 + 2 * 3), (3, 2 + 2 * 3 + 2 * 3 * 4)])
 def test_verbosity_levels(capsys, verbosity, expected_lines):
-    repurposer(small_network(), verbosity=verbosity).repurpose(sinusoid_tasks(3, num_points=8, seed=5))
+    meta_trained(small_network(), sinusoid_tasks(3, num_points=8, seed=5), verbosity=verbosity)
     assert len(capsys.readouterr().out.splitlines()) == expected_lines
 
 
@@ -99,7 +105,7 @@ def test_report_lines_have_the_talks_format():
 
 
 def test_plot_losses_works_with_one_task_and_without_logged_params():
-    lmr = repurposer(small_network()).repurpose(sinusoid_tasks(1, num_points=8, seed=5))
+    lmr = meta_trained(small_network(), sinusoid_tasks(1, num_points=8, seed=5))
     figure = lmr.meta_logger.plot_losses()
     assert [axis.get_xlabel() for axis in figure.axes] == ['meta-step', 'epoch']
     with pytest.raises(ValueError, match='no parameters logged: create the repurposer with log_params=True'):
@@ -113,7 +119,7 @@ def test_plot_params_draws_a_two_parameter_model_with_its_loss_surface():
     net.initialize()
     tasks = [(np.random.default_rng(seed).normal(size=(20, 2)).astype(np.float32),
               np.random.default_rng(seed).normal(size=(20, 1)).astype(np.float32)) for seed in range(2)]
-    lmr = repurposer(net, log_params=True).repurpose(tasks)
+    lmr = meta_trained(net, tasks, log_params=True)
     name = list(net.collect_params())[0]
     assert len(lmr.meta_logger.records[0]['params']) == 4
     figure = lmr.meta_logger.plot_params(name, loss_surface=lambda task, values: float(np.mean(
@@ -129,14 +135,14 @@ def test_classification_tasks_train_with_a_classification_loss():
     tasks = image_class_tasks(images, labels, num_tasks=3, num_ways=3, num_per_class=5, seed=1)
     net = gluon.nn.Dense(3, in_units=16)
     net.initialize()
-    lmr = repurposer(net, loss_class=gluon.loss.SoftmaxCrossEntropyLoss, num_epochs=10,
-                     task_optimizer_params={'learning_rate': 0.5}).repurpose(tasks)
+    lmr = meta_trained(net, tasks, loss_class=gluon.loss.SoftmaxCrossEntropyLoss, num_epochs=10,
+                       task_optimizer_params={'learning_rate': 0.5})
     assert all(record['losses'][-1] < record['losses'][0] for record in lmr.meta_logger.records)
 
 
 def test_adapt_trains_a_copy_and_leaves_the_initialisation():
     net = small_network()
-    lmr = repurposer(net).repurpose(sinusoid_tasks(3, num_points=8, seed=5))
+    lmr = meta_trained(net, sinusoid_tasks(3, num_points=8, seed=5))
     learned = params_of(net)
     new_task = sinusoid_tasks(1, num_points=8, seed=99)[0]
     adapted, losses = lmr.adapt(new_task, num_epochs=6, return_losses=True)
@@ -149,17 +155,17 @@ def test_adapt_trains_a_copy_and_leaves_the_initialisation():
 
 def test_meta_batches_with_and_without_replacement():
     tasks = sinusoid_tasks(5, num_points=8, seed=5)
-    lmr = repurposer(small_network(), num_meta_steps=5, num_epochs=1, seed=0).repurpose(tasks, meta_batch_size=2)
+    lmr = meta_trained(small_network(), tasks, {'meta_batch_size': 2}, num_meta_steps=5, num_epochs=1, seed=0)
     drawn = [record['task'] for record in lmr.meta_logger.records]
     assert len(drawn) == 10 and sorted(drawn[:5]) == [0, 1, 2, 3, 4]
-    lmr = repurposer(small_network(), num_meta_steps=3, num_epochs=1, seed=0).repurpose(
-        tasks, meta_batch_size=4, with_replacement=True)
+    lmr = meta_trained(small_network(), tasks, {'meta_batch_size': 4, 'with_replacement': True}, num_meta_steps=3,
+                       num_epochs=1, seed=0)
     assert len(lmr.meta_logger.records) == 12
 
 
 def test_save_and_load_round_trip(tmp_path):
     net = small_network()
-    lmr = repurposer(net).repurpose(sinusoid_tasks(3, num_points=8, seed=5))
+    lmr = meta_trained(net, sinusoid_tasks(3, num_points=8, seed=5))
     prefix = str(tmp_path / 'init')
     lmr.save(prefix)
     other = repurposer(small_network(seed=8)).load(prefix)
@@ -169,7 +175,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_loading_a_bad_file_names_it(tmp_path):
-    lmr = repurposer(small_network()).repurpose(sinusoid_tasks(2, num_points=8, seed=5))
+    lmr = meta_trained(small_network(), sinusoid_tasks(2, num_points=8, seed=5))
     prefix = str(tmp_path / 'init')
     lmr.save(prefix)
     with pytest.raises(SavedFileError, match='does not fit this model'):

@@ -129,7 +129,6 @@ class LeapMetaRepurposer:
             leap.meta_step()
             self.meta_steps_done += 1
         progress.close()
-        return self
 
     def adapt(self, task, num_epochs=None, return_losses=False):
         """A new model trained on ``task`` from the learned initialisation (``model`` is left as it is).
