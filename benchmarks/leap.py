@@ -12,6 +12,7 @@ Also times one inner training step with and without Leap's bookkeeping.
         --output /tmp/leap.md                                   # quick check
 """
 import argparse
+import functools
 import os
 import sys
 import time
@@ -29,19 +30,27 @@ from xfer.contrib.xfer_leap import (Leap, LeapMetaRepurposer, Task, copy_model, 
                                     sinusoid_tasks, split_task, train_on_task)
 from common import cpu_model, write_report  # noqa: E402
 
-METHODS = ('scratch', 'joint pretraining', 'Reptile', 'Leap')
+BASELINES = ('scratch', 'joint pretraining', 'Reptile')
 
 
 class Family:
     """A task family: its network, loss, inner learning rate and steps, tasks and score."""
 
     def __init__(self, name, build_network, loss_class, inner_lr, inner_steps, budgets, train_tasks, eval_tasks,
-                 score_name, score, meta_iterations, meta_lr, reptile_step):
+                 score_name, score, meta_iterations, meta_lrs, reptile_step):
         self.name, self.build_network, self.loss_class = name, build_network, loss_class
         self.inner_lr, self.inner_steps, self.budgets = inner_lr, inner_steps, budgets
         self.train_tasks, self.eval_tasks = train_tasks, eval_tasks
         self.score_name, self.score = score_name, score
-        self.meta_iterations, self.meta_lr, self.reptile_step = meta_iterations, meta_lr, reptile_step
+        self.meta_iterations, self.meta_lrs, self.reptile_step = meta_iterations, meta_lrs, reptile_step
+
+    @property
+    def leap_methods(self):
+        return ['Leap (meta lr {})'.format(meta_lr) for meta_lr in self.meta_lrs]
+
+    @property
+    def methods(self):
+        return list(BASELINES) + self.leap_methods
 
 
 def sinusoid_family(args):
@@ -91,7 +100,10 @@ def initialisations(family, args):
     mx.random.seed(0)
     start = family.build_network()
     made, seconds = {'scratch': start}, {'scratch': 0.0}
-    for method, make in (('joint pretraining', joint_pretraining), ('Reptile', reptile), ('Leap', leap)):
+    makers = [('joint pretraining', joint_pretraining), ('Reptile', reptile)] + [
+        (method, functools.partial(leap, meta_lr=meta_lr)) for method, meta_lr in zip(family.leap_methods,
+                                                                                      family.meta_lrs)]
+    for method, make in makers:
         began = time.perf_counter()
         made[method] = make(copy_model(start), family, args)
         seconds[method] = time.perf_counter() - began
@@ -136,10 +148,10 @@ def reptile(net, family, args):
     return net
 
 
-def leap(net, family, args):
+def leap(net, family, args, meta_lr):
     """Leap through LeapMetaRepurposer, on the same meta-batches (given one at a time)."""
     repurposer = LeapMetaRepurposer(net, 1, family.inner_steps, loss_class=family.loss_class,
-                                    meta_optimizer_params={'learning_rate': family.meta_lr},
+                                    meta_optimizer_params={'learning_rate': meta_lr},
                                     task_optimizer_params={'learning_rate': family.inner_lr},
                                     verbosity=0, show_progress=False)
     for batch in meta_batches(family, args):
@@ -164,72 +176,73 @@ def evaluate(net, family):
     return {budget: (float(np.mean(scores[budget])), float(np.mean(areas[budget]))) for budget in family.budgets}
 
 
-def step_time_ratio(family, steps=32, tasks=10, repeats=7):
-    """CPU seconds per inner step without and with Leap's bookkeeping (best of alternating runs; CPU time
-    of the process, all its threads, so that other jobs on a shared machine disturb it less)."""
+def step_seconds(family, steps=32, tasks=10, repeats=7):
+    """CPU seconds per inner step of three loops over the same tasks, alternating, best of ``repeats``:
+    ``train_on_task`` without and with Leap's bookkeeping, and the bare Gluon loop (forward, backward,
+    step, nothing else). CPU time of the process (all its threads), so that other jobs on a shared
+    machine disturb it less than wall time."""
     net = family.build_network()
     task_list = [Task(task, i) for i, task in enumerate(family.train_tasks[:tasks])]
     loss_function = family.loss_class()
-    best = {'plain': np.inf, 'Leap': np.inf}
+    best = {'plain': np.inf, 'Leap': np.inf, 'bare': np.inf}
     for _ in range(repeats):
-        for kind in ('plain', 'Leap'):
+        for kind in best:
             leap_state = Leap(net) if kind == 'Leap' else None
             began = time.process_time()
             for task in task_list:
                 if leap_state is not None:
                     leap_state.start_task()
                 trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': family.inner_lr})
-                train_on_task(net, task, loss_function, trainer, steps, mx.cpu(), leap=leap_state)
+                if kind == 'bare':
+                    bare_gluon_loop(net, task, loss_function, trainer, steps)
+                else:
+                    train_on_task(net, task, loss_function, trainer, steps, mx.cpu(), leap=leap_state)
             mx.nd.waitall()
             best[kind] = min(best[kind], (time.process_time() - began) / (steps * tasks))
-    return best['plain'], best['Leap']
+    return best
 
 
-def plain_gluon_step_seconds(family, steps=320):
-    """CPU seconds of a step of the shortest Gluon loop: forward, backward, step, no bookkeeping at all."""
-    net = family.build_network()
-    data, label = (mx.nd.array(part) for part in family.train_tasks[0])
-    loss_function = family.loss_class()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': family.inner_lr})
-    began = time.process_time()
+def bare_gluon_loop(net, task, loss_function, trainer, steps):
+    data, label = task.first_batch(mx.cpu())
     for _ in range(steps):
         with autograd.record():
             loss = loss_function(net(data), label).mean()
         loss.backward()
         trainer.step(1)
-    mx.nd.waitall()
-    return (time.process_time() - began) / steps
 
 
 def family_report(family, args):
     made, seconds = initialisations(family, args)
-    results = {method: evaluate(made[method], family) for method in METHODS}
-    plain, with_leap = step_time_ratio(family)
-    bare = plain_gluon_step_seconds(family)
+    results = {method: evaluate(made[method], family) for method in family.methods}
+    seconds_per_step = step_seconds(family)
+    plain, with_leap, bare = (seconds_per_step[kind] for kind in ('plain', 'Leap', 'bare'))
     better = 'lower' if family.score_name == 'test MSE' else 'higher'
     lines = ['## {}'.format(family.name), '',
-             '{} held-out tasks; {} meta-iterations of {} tasks, {} inner SGD steps at lr {}; Leap meta lr {} (SGD), '
-             'Reptile step {}.'.format(len(family.eval_tasks), family.meta_iterations, args.meta_batch,
-                                       family.inner_steps, family.inner_lr, family.meta_lr, family.reptile_step), '',
+             '{} held-out tasks; {} meta-iterations of {} tasks, {} inner SGD steps at lr {}; Leap with an SGD '
+             'meta-optimiser; Reptile step {}.'.format(len(family.eval_tasks), family.meta_iterations, args.meta_batch,
+                                                      family.inner_steps, family.inner_lr, family.reptile_step), '',
              '{} after each adaptation budget ({} is better), mean over held-out tasks:'.format(family.score_name,
                                                                                                 better), '',
              '| method | ' + ' | '.join('{} steps'.format(b) for b in family.budgets) + ' | meta-training s |',
              '|---|' + '---:|' * (len(family.budgets) + 1)]
-    for method in METHODS:
+    for method in family.methods:
         lines.append('| {} | '.format(method) + ' | '.join(
             '{:.3f}'.format(results[method][b][0]) for b in family.budgets) + ' | {:.0f} |'.format(seconds[method]))
     lines += ['', 'Area under the training-loss curve (mean training loss over the first steps; lower is better):', '',
               '| method | ' + ' | '.join('{} steps'.format(b) for b in family.budgets) + ' |',
               '|---|' + '---:|' * len(family.budgets)]
-    for method in METHODS:
+    for method in family.methods:
         lines.append('| {} | '.format(method) + ' | '.join(
             '{:.3f}'.format(results[method][b][1]) for b in family.budgets) + ' |')
-    beats = all(compare(results['Leap'][b][0], results[other][b][0], better)
-                for b in family.budgets for other in ('scratch', 'joint pretraining'))
-    lines += ['', 'Leap beats scratch and joint pretraining at every budget: **{}**.'.format('yes' if beats else 'no'),
-              '', 'Time per inner step: plain `train_on_task` {:.3f} ms, with Leap {:.3f} ms: **{:.2f}x** '
-              '(target <= 1.3x); bare Gluon loop without any bookkeeping {:.3f} ms.'.format(
-                  plain * 1e3, with_leap * 1e3, with_leap / plain, bare * 1e3), '']
+    lines.append('')
+    for method in family.leap_methods:
+        beats = all(compare(results[method][b][0], results[other][b][0], better)
+                    for b in family.budgets for other in ('scratch', 'joint pretraining'))
+        lines.append('{} beats scratch and joint pretraining on {} at every budget: **{}**.'.format(
+            method, family.score_name, 'yes' if beats else 'no'))
+    lines += ['', 'CPU time per inner step: `train_on_task` without Leap {:.3f} ms, with Leap {:.3f} ms: **{:.2f}x** '
+              '(target <= 1.3x); bare Gluon loop (forward, backward, step) {:.3f} ms, so with Leap {:.2f}x the bare '
+              'loop.'.format(plain * 1e3, with_leap * 1e3, with_leap / plain, bare * 1e3, with_leap / bare), '']
     return '\n'.join(lines)
 
 
@@ -245,8 +258,8 @@ def main(argv=None):
     parser.add_argument('--meta-batch', type=int, default=5)
     parser.add_argument('--train-tasks', type=int, default=1000)
     parser.add_argument('--eval-tasks', type=int, default=50)
-    parser.add_argument('--sinusoid-meta-lr', type=float, default=0.01)
-    parser.add_argument('--image-meta-lr', type=float, default=0.002)
+    parser.add_argument('--sinusoid-meta-lr', type=float, nargs='+', default=[0.01])
+    parser.add_argument('--image-meta-lr', type=float, nargs='+', default=[0.002, 0.01])
     parser.add_argument('--reptile-step', type=float, default=0.5)
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'leap.md'))
     parser.add_argument('--append', action='store_true',

@@ -108,8 +108,8 @@ class Leap:
         if grad_scale != 1.0:
             gradient = gradient / grad_scale
         self._path.add(self._loss(loss), mx.nd.concat(*self._flat_views[0], dim=0), gradient)
-        if len(self._path.points) > self.window:
-            self._add_terms(self._path.take_all_but_last())
+        if len(self._path.steps) >= self.window:
+            self._add_terms(self._path.take_steps())
 
     def end_task(self, final_loss=None):
         """Finish the task's path and add it to the meta-batch.
@@ -120,12 +120,12 @@ class Leap:
             The loss at the parameters after the last step, which closes the last step's term;
             None leaves the last step out.
         """
-        if not self._path.points:
+        if self._path.last_point is None:
             raise RuntimeError('end_task() without a training step: call update() after each backward pass')
         if final_loss is not None:
             self._path.add(self._loss(final_loss), mx.nd.concat(*self._flat_views[0], dim=0), None)
-        if len(self._path.points) > 1:
-            self._add_terms(self._path.take_all_but_last())
+        if self._path.steps:
+            self._add_terms(self._path.take_steps())
         self._path = _Path()
         self._flat_views = None
         self.num_tasks += 1
@@ -157,22 +157,23 @@ class Leap:
         return (loss.mean() if loss.size > 1 else loss).reshape((1,))
 
     def _add_terms(self, path):
-        """Add the terms of every step along ``path`` (points i -> i + 1) to the meta-gradient sum.
+        """Add the terms of the steps along ``path`` to the meta-gradient sum.
 
-        The steps are stacked into matrices, so a window of steps costs a dozen array operations
-        whatever its length and the number of parameters."""
-        losses, points, gradients = path
-        params = mx.nd.stack(*points)
-        steps = mx.nd.slice_axis(params, axis=0, begin=1, end=None) - mx.nd.slice_axis(params, axis=0, begin=0, end=-1)
-        loss_changes = (mx.nd.slice_axis(losses, axis=0, begin=1, end=None)
-                        - mx.nd.slice_axis(losses, axis=0, begin=0, end=-1)).reshape((-1, 1))
+        With the steps stacked as rows of ``S`` and the gradients where they started as rows of
+        ``G``, the sum of the terms is ``w S + (w * delta_f) G`` for the per-step weights ``w``
+        (1, or 1 / length): two matrix-vector products per window, whatever its length."""
+        losses, steps, gradients = path
+        steps, gradients = mx.nd.stack(*steps), mx.nd.stack(*gradients)
+        loss_changes = mx.nd.slice_axis(losses, axis=0, begin=1, end=None) - mx.nd.slice_axis(
+            losses, axis=0, begin=0, end=-1)
         if self.stabilizer:
             loss_changes = -loss_changes.abs()
-        terms = steps + mx.nd.broadcast_mul(mx.nd.stack(*gradients), loss_changes)
         if self.norm:
-            lengths = mx.nd.norm(mx.nd.concat(steps, loss_changes, dim=1), axis=1, keepdims=True)
-            terms = mx.nd.broadcast_div(terms, mx.nd.maximum(lengths, _SMALLEST_LENGTH))
-        total = terms.sum(axis=0)
+            lengths = mx.nd.sqrt(mx.nd.norm(steps, axis=1).square() + loss_changes.square())
+            weights = 1.0 / mx.nd.maximum(lengths, _SMALLEST_LENGTH)
+        else:
+            weights = mx.nd.ones_like(loss_changes)
+        total = mx.nd.dot(weights, steps) + mx.nd.dot(weights * loss_changes, gradients)
         if self._gradient_sum is None:
             self._gradient_sum = -total
         else:
@@ -180,21 +181,28 @@ class Leap:
 
 
 class _Path:
-    """The points of a task's training path not yet added up: losses, flat parameters, flat gradients."""
+    """The part of a task's training path not yet added up: the losses at its points, the steps
+    between them, the gradient where each step started, and the latest point."""
 
     def __init__(self):
-        self.losses, self.points, self.gradients = [], [], []
+        self.losses, self.steps, self.gradients = [], [], []
+        self.last_point = None
 
     def add(self, loss, point, gradient):
+        """Append a point (and the gradient there, None at the final point)."""
+        if self.last_point is not None:
+            self.steps.append(point - self.last_point)
         self.losses.append(loss)
-        self.points.append(point)
-        self.gradients.append(gradient)
+        if gradient is not None:
+            self.gradients.append(gradient)
+        self.last_point = point
 
-    def take_all_but_last(self):
-        """The stacked losses, the points and the gradients of every step so far; keeps the last point
-        as the start of the next step."""
-        taken = (mx.nd.concat(*self.losses, dim=0), self.points, self.gradients[:-1])
-        self.losses, self.points, self.gradients = self.losses[-1:], self.points[-1:], self.gradients[-1:]
+    def take_steps(self):
+        """The losses (stacked), the steps and their starting gradients so far; keeps the latest
+        point, its loss and its gradient as the start of the next step."""
+        count = len(self.steps)
+        taken = (mx.nd.concat(*self.losses, dim=0), self.steps, self.gradients[:count])
+        self.losses, self.steps, self.gradients = self.losses[-1:], [], self.gradients[count:]
         return taken
 
 
