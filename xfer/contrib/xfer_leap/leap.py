@@ -68,6 +68,7 @@ class Leap:
         if not isinstance(window, int) or window < 1:
             raise ValueError('window must be a positive integer, got {!r}'.format(window))
         self.window = window
+        self._size = sum(int(np.prod(self.initialisation[index].shape)) for index in self._trainable)
         self._gradient_sum = None
         self.num_tasks = 0
         self._path = _Path()
@@ -88,8 +89,8 @@ class Leap:
         self.restore_initialisation()
         self._path = _Path()
         trainable = [self._params[index] for index in self._trainable]
-        self._flat_views = ([param.data().reshape((-1,)) for param in trainable],
-                            [param.grad().reshape((-1,)) for param in trainable])
+        self._flat_views = ([param.data().reshape((-1,)) for param in trainable]
+                            + [param.grad().reshape((-1,)) for param in trainable])
 
     def update(self, loss, grad_scale=1.0):
         """Record the current point of the task's path; call after ``backward`` and before the step.
@@ -104,12 +105,17 @@ class Leap:
         """
         if self._flat_views is None:
             raise RuntimeError('update() before start_task(): start every task with start_task()')
-        gradient = mx.nd.concat(*self._flat_views[1], dim=0)
+        point = self._snapshot()
         if grad_scale != 1.0:
-            gradient = gradient / grad_scale
-        self._path.add(self._loss(loss), mx.nd.concat(*self._flat_views[0], dim=0), gradient)
-        if len(self._path.steps) >= self.window:
+            point[self._size:] /= grad_scale
+        self._path.add(self._loss(loss), point)
+        if self._path.num_steps >= self.window:
             self._add_terms(self._path.take_steps())
+
+    def _snapshot(self):
+        """The meta-learned parameters and their gradients, end to end in one new vector (one array
+        operation per step, which is most of Leap's cost per step)."""
+        return mx.nd.concat(*self._flat_views, dim=0)
 
     def end_task(self, final_loss=None):
         """Finish the task's path and add it to the meta-batch.
@@ -120,11 +126,11 @@ class Leap:
             The loss at the parameters after the last step, which closes the last step's term;
             None leaves the last step out.
         """
-        if self._path.last_point is None:
+        if not self._path.points:
             raise RuntimeError('end_task() without a training step: call update() after each backward pass')
         if final_loss is not None:
-            self._path.add(self._loss(final_loss), mx.nd.concat(*self._flat_views[0], dim=0), None)
-        if self._path.steps:
+            self._path.add(self._loss(final_loss), self._snapshot())  # its gradient part is never used
+        if self._path.num_steps:
             self._add_terms(self._path.take_steps())
         self._path = _Path()
         self._flat_views = None
@@ -154,26 +160,31 @@ class Leap:
         """The mean loss as an NDArray of shape (1,)."""
         if not isinstance(loss, mx.nd.NDArray):
             return mx.nd.array([loss], ctx=self.initialisation[0].context)
-        return (loss.mean() if loss.size > 1 else loss).reshape((1,))
+        if loss.size > 1:
+            loss = loss.mean()
+        return loss if loss.shape == (1,) else loss.reshape((1,))
 
     def _add_terms(self, path):
         """Add the terms of the steps along ``path`` to the meta-gradient sum.
 
-        With the steps stacked as rows of ``S`` and the gradients where they started as rows of
-        ``G``, the sum of the terms is ``w S + (w * delta_f) G`` for the per-step weights ``w``
-        (1, or 1 / length): two matrix-vector products per window, whatever its length."""
-        losses, steps, gradients = path
-        steps, gradients = mx.nd.stack(*steps), mx.nd.stack(*gradients)
-        loss_changes = mx.nd.slice_axis(losses, axis=0, begin=1, end=None) - mx.nd.slice_axis(
-            losses, axis=0, begin=0, end=-1)
+        Each point is a row ``[theta_i, g_i]``. With ``D`` the differences of consecutive rows and
+        ``w`` the per-step weights (1, or 1 / length), the sum of the terms is the parameter half
+        of ``w D`` plus the gradient half of ``(w * delta_f) [rows before each step]``: a few array
+        operations per window, whatever its length."""
+        losses, points = path
+        size = self._size
+        rows = mx.nd.stack(*points)
+        differences = rows[1:] - rows[:-1]
+        loss_changes = losses[1:] - losses[:-1]
         if self.stabilizer:
             loss_changes = -loss_changes.abs()
         if self.norm:
-            lengths = mx.nd.sqrt(mx.nd.norm(steps, axis=1).square() + loss_changes.square())
-            weights = 1.0 / mx.nd.maximum(lengths, _SMALLEST_LENGTH)
+            step_norms = mx.nd.norm(differences.reshape((0, 2, size)), axis=2)
+            step_norms = mx.nd.slice_axis(step_norms, axis=1, begin=0, end=1).reshape((-1,))
+            weights = 1.0 / mx.nd.maximum(mx.nd.sqrt(step_norms.square() + loss_changes.square()), _SMALLEST_LENGTH)
         else:
             weights = mx.nd.ones_like(loss_changes)
-        total = mx.nd.dot(weights, steps) + mx.nd.dot(weights * loss_changes, gradients)
+        total = mx.nd.dot(weights, differences)[:size] + mx.nd.dot(weights * loss_changes, rows[:-1])[size:]
         if self._gradient_sum is None:
             self._gradient_sum = -total
         else:
@@ -181,28 +192,25 @@ class Leap:
 
 
 class _Path:
-    """The part of a task's training path not yet added up: the losses at its points, the steps
-    between them, the gradient where each step started, and the latest point."""
+    """The part of a task's training path not yet added up: its points (each the parameters and the
+    gradient there, end to end) and the losses at them."""
 
     def __init__(self):
-        self.losses, self.steps, self.gradients = [], [], []
-        self.last_point = None
+        self.losses, self.points = [], []
 
-    def add(self, loss, point, gradient):
-        """Append a point (and the gradient there, None at the final point)."""
-        if self.last_point is not None:
-            self.steps.append(point - self.last_point)
+    @property
+    def num_steps(self):
+        return max(len(self.points) - 1, 0)
+
+    def add(self, loss, point):
         self.losses.append(loss)
-        if gradient is not None:
-            self.gradients.append(gradient)
-        self.last_point = point
+        self.points.append(point)
 
     def take_steps(self):
-        """The losses (stacked), the steps and their starting gradients so far; keeps the latest
-        point, its loss and its gradient as the start of the next step."""
-        count = len(self.steps)
-        taken = (mx.nd.concat(*self.losses, dim=0), self.steps, self.gradients[:count])
-        self.losses, self.steps, self.gradients = self.losses[-1:], [], self.gradients[count:]
+        """The losses (one vector) and the points so far; keeps the latest point as the start of the
+        next step."""
+        taken = (mx.nd.concat(*self.losses, dim=0), self.points)
+        self.losses, self.points = self.losses[-1:], self.points[-1:]
         return taken
 
 
