@@ -236,7 +236,8 @@ def family_report(family, args):
             '{:.3f}'.format(results[method][b][1]) for b in family.budgets) + ' |')
     lines.append('')
     for method in family.leap_methods:
-        misses = ['{} at {} steps'.format(other, b) for b in family.budgets for other in ('scratch', 'joint pretraining')
+        misses = ['{} at {} steps'.format(other, b) for b in family.budgets
+                  for other in ('scratch', 'joint pretraining')
                   if not compare(results[method][b][0], results[other][b][0], better)]
         lines.append('{} beats scratch and joint pretraining on {} (to 3 decimals) at every budget: **{}**{}.'.format(
             method, family.score_name, 'no' if misses else 'yes',
