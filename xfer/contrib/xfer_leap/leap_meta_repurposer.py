@@ -125,7 +125,7 @@ class LeapMetaRepurposer:
             for index in sampler.next_batch():
                 self._train_task(leap, tasks[index], metastep, loss_function, context)
             self._report(self.meta_logger.metastep_line(metastep), level=1)
-            progress.set_postfix(mean_loss='{:.3f}'.format(self.meta_logger.mean_final_losses()[1][-1]))
+            progress.set_postfix(mean_loss='{:.3f}'.format(np.mean(self.meta_logger.final_losses(metastep))))
             leap.meta_step()
             self.meta_steps_done += 1
         progress.close()

@@ -55,14 +55,24 @@ class MetaLogger:
 
     def metastep_line(self, metastep):
         """The report line of ``metastep``: how many tasks it trained and their mean final loss."""
-        finals = [record['losses'][-1] for record in self.records if record['metastep'] == metastep]
+        finals = self.final_losses(metastep)
         return 'Metastep: {}, Num tasks: {}, Mean Loss: {:.3f}'.format(metastep, len(finals), float(np.mean(finals)))
+
+    def final_losses(self, metastep):
+        """The last epoch's loss of every task trained in ``metastep`` (its records are contiguous, so
+        the latest meta-step is found at the end without reading every record)."""
+        finals = []
+        for record in reversed(self.records):
+            if record['metastep'] == metastep:
+                finals.append(record['losses'][-1])
+            elif finals:
+                break
+        return finals[::-1]
 
     def mean_final_losses(self):
         """Meta-steps in order and the mean final loss of each one's tasks."""
         metasteps = sorted({record['metastep'] for record in self.records})
-        return metasteps, [float(np.mean([record['losses'][-1] for record in self.records
-                                          if record['metastep'] == metastep])) for metastep in metasteps]
+        return metasteps, [float(np.mean(self.final_losses(metastep))) for metastep in metasteps]
 
     def plot_losses(self, max_tasks=4, figsize=None):
         """Plot the mean final loss per meta-step and, for the first ``max_tasks`` tasks, their
