@@ -8,6 +8,7 @@ import pytest
 
 import xfer
 from xfer import calibration, data, distributed, model_handler, prob, transferability
+from xfer.contrib import xfer_leap
 
 API_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'api')
 
@@ -35,6 +36,7 @@ PUBLIC_NAMES = sorted(
     | {('xfer.prob', name) for name in prob.__all__}
     | {('xfer.data', name) for name in data.__all__}
     | {('xfer.distributed', name) for name in distributed.__all__}
+    | {('xfer.contrib.xfer_leap', name) for name in xfer_leap.__all__}
     | {(module.__name__, name) for module in (transferability, calibration, data.datasets, data.text)
        for name in defined_public_names(module)})
 
