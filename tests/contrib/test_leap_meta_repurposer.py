@@ -1,4 +1,6 @@
 """LeapMetaRepurposer: the talk's code, meta-steps, reports, adaptation, saving and bad inputs."""
+import re
+
 import matplotlib
 import mxnet as mx
 import numpy as np
@@ -7,6 +9,7 @@ from mxnet import gluon
 
 import xfer.contrib.xfer_leap as leap
 from tests.contrib.leap_reference import task_meta_gradient
+from tests.saved_files import companion, reseal
 from xfer.contrib.xfer_leap import LeapMetaRepurposer, MetaLogger, image_class_tasks, sinusoid_tasks
 from xfer.serialization import SavedFileError
 
@@ -180,9 +183,13 @@ def test_loading_a_bad_file_names_it(tmp_path):
     lmr.save(prefix)
     with pytest.raises(SavedFileError, match='does not fit this model'):
         repurposer(small_network(hidden=5)).load(prefix)
-    with open(prefix + '.params', 'r+b') as params_file:
+    params_path = companion(prefix + '.json', '.params')
+    with open(params_path, 'r+b') as params_file:
         params_file.truncate(40)
-    with pytest.raises(SavedFileError, match='init.params'):
+    with pytest.raises(SavedFileError, match=re.escape(params_path) + '.*SHA-256 differs'):
+        repurposer(small_network()).load(prefix)
+    reseal(prefix + '.json')
+    with pytest.raises(SavedFileError, match=re.escape(params_path) + '.*does not fit this model'):
         repurposer(small_network()).load(prefix)
     with open(prefix + '.json', 'w') as json_file:
         json_file.write('{"format": "something else"}')

@@ -7,7 +7,7 @@ import numpy as np
 from mxnet import gluon
 from tqdm.auto import tqdm
 
-from ...serialization import SavedFileError, read_json, require, write_json
+from ...serialization import SavedFileError, commit_save, companion_prefix, read_json, require, staged_save
 from .leap import Leap
 from .meta_logger import MetaLogger
 from .task import Task, as_tasks
@@ -156,13 +156,16 @@ class LeapMetaRepurposer:
         return (model, losses) if return_losses else model
 
     def save(self, prefix):
-        """Write the learned initialisation: ``<prefix>.json`` (what it is) and ``<prefix>.params``
-        (MXNet's parameter format; no pickle)."""
-        write_json(prefix + '.json', {'format': SAVED_FORMAT, 'version': SAVED_VERSION,
-                                      'model_class': type(self.model).__name__,
-                                      'meta_steps_done': self.meta_steps_done,
-                                      'num_epochs': self.num_epochs})
-        self.model.save_parameters(prefix + '.params')
+        """Write the learned initialisation: ``<prefix>.json`` (what it is) and a ``.params`` file
+        beside it (MXNet's parameter format; no pickle), through xfer's crash-safe save: the JSON
+        names and checksums the parameter file, and an interrupted save leaves the previous one."""
+        json_path = prefix + '.json'
+        with staged_save(json_path) as staged_prefix:
+            self.model.save_parameters(staged_prefix + '.params')
+            commit_save(json_path, staged_prefix, {'format': SAVED_FORMAT, 'version': SAVED_VERSION,
+                                                   'model_class': type(self.model).__name__,
+                                                   'meta_steps_done': self.meta_steps_done,
+                                                   'num_epochs': self.num_epochs})
 
     def load(self, prefix):
         """Load an initialisation written by :meth:`save` into ``model``.
@@ -174,7 +177,7 @@ class LeapMetaRepurposer:
         SavedFileError
             If the files are not a saved Leap initialisation of a model like this one.
         """
-        json_path, params_path = prefix + '.json', prefix + '.params'
+        json_path = prefix + '.json'
         content = read_json(json_path)
         if content.get('format') != SAVED_FORMAT:
             raise SavedFileError(json_path, 'not a saved Leap initialisation (format {!r})'.format(
@@ -185,6 +188,7 @@ class LeapMetaRepurposer:
         if model_class != type(self.model).__name__:
             raise SavedFileError(json_path, 'saved from a {}, this model is a {}'.format(
                 model_class, type(self.model).__name__))
+        params_path = companion_prefix(json_path, content) + '.params'
         if not os.path.isfile(params_path):
             raise FileNotFoundError('Saved file not found: {}'.format(params_path))
         try:
