@@ -84,11 +84,11 @@ class GpRepurposer(MetaModelRepurposer):
         self.negative_log_likelihoods = np.array([-classifier.log_likelihood() for classifier in classifiers])
         return classifiers
 
+    def _trained_feature_count(self):
+        return self.feature_mean.size
+
     def _predict_probability_from_features(self, features):
         features = self._normalized(features)
-        if features.shape[1] != self.feature_mean.size:
-            raise ValueError('The features have {} columns but the GP was trained on {}: use the same source model '
-                             'and feature_layer_names'.format(features.shape[1], self.feature_mean.size))
         inputs = features - self.feature_mean
         positive = np.hstack([classifier.predict(inputs)[0] for classifier in self.target_model])
         if len(self.classes) == 2:

@@ -6,7 +6,7 @@ from abc import abstractmethod
 import mxnet as mx
 import numpy as np
 
-from . import serialization
+from . import serialization, validation
 from .data import as_data_iter
 from .model_handler import as_module, consts
 from .repurposer import Repurposer
@@ -54,14 +54,17 @@ class NeuralNetworkRepurposer(Repurposer):
 
     save_source_model_default = False
     not_fitted_error = TypeError
+    #: Classes of the target task (set by subclasses); training labels must lie in ``0..target_class_count-1``.
+    target_class_count = None
 
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1, batch_size=64, num_epochs=5,
                  optimizer='sgd', optimizer_params=None):
         super().__init__(source_model, context_function, num_devices)
-        self.batch_size = batch_size
-        self.num_epochs = num_epochs
+        self.batch_size = validation.check_integer('batch_size', batch_size)
+        self.num_epochs = validation.check_integer('num_epochs', num_epochs)
         self.optimizer = optimizer
         self.optimizer_params = dict(DEFAULT_OPTIMIZER_PARAMS) if optimizer_params is None else optimizer_params
+        validation.check_optimizer(self.optimizer, self.optimizer_params)
         self.history = {}
         self.best_epoch = None
 
@@ -80,16 +83,26 @@ class NeuralNetworkRepurposer(Repurposer):
         validation_iterator : same kinds as ``train_iterator``, optional
             Scored after every epoch; the params of the epoch with the best validation accuracy are kept.
         patience : int, optional
-            With a validation iterator, stop once the accuracy has not improved for this many epochs.
+            With a validation iterator, stop once the accuracy has not improved for this many epochs (>= 1).
         show_progress : bool, optional
             Progress bar over epochs; by default only in a terminal or notebook.
+
+        Before training, the labels are read once and checked (whole numbers in
+        ``0..target_class_count-1``, at least two classes); every batch's data are checked for
+        NaN and infinity as they are read (see :mod:`xfer.validation`).
         """
         as_module(self.source_model)
-        train_iterator = as_data_iter(train_iterator, batch_size=self.batch_size)
-        if validation_iterator is not None:
-            validation_iterator = as_data_iter(validation_iterator, batch_size=self.batch_size)
+        validation.check_patience(patience)
         if patience is not None and validation_iterator is None:
             raise ValueError('patience={} needs a validation_iterator to watch'.format(patience))
+        train_iterator = validation.checked_iterator(as_data_iter(train_iterator, batch_size=self.batch_size),
+                                                     self.target_class_count)
+        validation.check_labels_provided(train_iterator, 'training', 'a target network')
+        validation.check_training_labels(train_iterator, self.target_class_count)
+        if validation_iterator is not None:
+            validation_iterator = validation.checked_iterator(
+                as_data_iter(validation_iterator, batch_size=self.batch_size), self.target_class_count)
+            validation.check_labels_provided(validation_iterator, 'validation', 'scoring each epoch')
         monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress)
         try:
             for module in self._target_modules(train_iterator):
@@ -107,7 +120,8 @@ class NeuralNetworkRepurposer(Repurposer):
 
     def predict_probability(self, test_iterator):
         self._check_fitted()
-        test_iterator = as_data_iter(test_iterator, batch_size=self.batch_size)
+        test_iterator = validation.checked_iterator(as_data_iter(test_iterator, batch_size=self.batch_size))
+        validation.check_sample_shape(test_iterator, self.provide_data)
         if not self.target_model.binded:
             batch = test_iterator.provide_data[0].shape[0]
             labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]

@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 
 import mxnet as mx
 
-from . import serialization
+from . import serialization, validation
 from .model_handler import as_module
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
@@ -75,6 +75,7 @@ class Repurposer(ABC):
         if model_directory:
             os.makedirs(model_directory, exist_ok=True)
         file_prefix = os.path.join(model_directory, model_name)
+        validation.check_save_directory(file_prefix)
         if save_source_model:
             serialization.save_module(self.source_model, file_prefix + '_source')
         content = {
