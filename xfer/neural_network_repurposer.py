@@ -87,6 +87,8 @@ class NeuralNetworkRepurposer(Repurposer):
         show_progress : bool, optional
             Progress bar over epochs; by default only in a terminal or notebook.
 
+        Notes
+        -----
         Before training, the labels are read once and checked (whole numbers in
         ``0..target_class_count-1``, at least two classes); every batch's data are checked for
         NaN and infinity as they are read (see :mod:`xfer.validation`).

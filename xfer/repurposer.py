@@ -39,7 +39,7 @@ class Repurposer(ABC):
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1):
         self.source_model = source_model
         self.context_function = as_context_function(context_function)
-        self.num_devices = num_devices
+        self.num_devices = validation.check_integer('num_devices', num_devices)
         self.target_model = None
         self.provide_data = None
         self.provide_label = None

@@ -355,3 +355,10 @@ def test_an_image_iter_over_an_image_folder_still_works(image_folder, rgb_source
 def test_an_image_folder_refuses_to_roll_over(image_folder):
     with pytest.raises(InvalidParameterError, match=r"last_batch_handle must be one of \['pad', 'discard'\]"):
         from_image_folder(image_folder[0], image_size=16, batch_size=5, last_batch_handle='roll_over')
+
+
+@pytest.mark.parametrize('num_devices', [0, 1.5, 'two'])
+def test_a_bad_device_count_is_named_at_construction(lenet_module, num_devices):
+    with pytest.raises(InvalidParameterError, match=r'num_devices must be an integer of at least 1, got {}'.format(
+            re.escape(repr(num_devices)))):
+        _fine_tuner(lenet_module, num_devices=num_devices)

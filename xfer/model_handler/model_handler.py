@@ -404,8 +404,7 @@ def _checked_multipliers(multipliers, known):
 def _check_device_arguments(context_function, num_devices):
     if not callable(context_function):
         raise TypeError('context_function must be mx.cpu or mx.gpu, got {!r}'.format(context_function))
-    if not isinstance(num_devices, (int, np.integer)) or isinstance(num_devices, bool) or num_devices < 1:
-        raise ValueError('num_devices must be a positive int, got {!r}'.format(num_devices))
+    validation.check_integer('num_devices', num_devices)
 
 
 def _check_is_list(value, name):
