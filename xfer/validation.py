@@ -50,10 +50,13 @@ def check_choice(name, value, choices):
 
 
 def check_optimizer(optimizer, optimizer_params):
-    """An MXNet optimizer name and its params: ``learning_rate`` > 0, other numbers finite."""
-    if not isinstance(optimizer, str) or optimizer.lower() not in mx.optimizer.Optimizer.opt_registry:
+    """An MXNet optimizer (its name, or an instance as ``Module.fit`` takes) and its params:
+    ``learning_rate`` > 0, other numbers finite."""
+    registry = mx.optimizer.Optimizer.opt_registry
+    if not (isinstance(optimizer, mx.optimizer.Optimizer)
+            or (isinstance(optimizer, str) and optimizer.lower() in registry)):
         raise InvalidParameterError('optimizer must be the name of an MXNet optimizer (e.g. {}), got {!r}'.format(
-            sorted(mx.optimizer.Optimizer.opt_registry)[:6], optimizer))
+            sorted(registry)[:6], optimizer))
     if not isinstance(optimizer_params, dict):
         raise InvalidParameterError('optimizer_params must be a dict such as {{\'learning_rate\': 0.01}}, got '
                                     '{!r}'.format(optimizer_params))
@@ -113,7 +116,7 @@ def checked_labels(labels, name='labels', class_count=None):
     if labels.dtype.kind not in 'biuf':
         raise InvalidInputError('{} must be integer class ids, got dtype {}'.format(name, labels.dtype))
     check_finite(labels, name)
-    whole = labels == np.round(labels)
+    whole = labels == np.round(labels) if labels.dtype.kind == 'f' else np.ones(labels.shape, bool)
     if not whole.all():
         raise InvalidInputError('{} must be whole numbers (class ids), got {!r} at index {}'.format(
             name, labels.ravel()[np.argmin(whole.ravel())], int(np.argmin(whole.ravel()))))

@@ -362,3 +362,18 @@ def test_a_bad_device_count_is_named_at_construction(lenet_module, num_devices):
     with pytest.raises(InvalidParameterError, match=r'num_devices must be an integer of at least 1, got {}'.format(
             re.escape(repr(num_devices)))):
         _fine_tuner(lenet_module, num_devices=num_devices)
+
+
+def test_an_optimizer_instance_is_still_accepted(lenet_module):
+    optimizer = mx.optimizer.Adam(learning_rate=1e-3)
+    assert _fine_tuner(lenet_module, optimizer=optimizer).optimizer is optimizer
+
+
+def test_an_image_iter_that_rolls_over_is_refused_through_its_wrapper(image_folder, rgb_source):
+    """ImageIter describes its outputs with tuples, so xfer wraps it; the setting is still found."""
+    root, images, labels = image_folder
+    lines = [[float(label), os.path.join(name, '{}.png'.format(index))]
+             for label, name in enumerate(['ant', 'bee', 'cat']) for index in range(4)]
+    rolling = mx.image.ImageIter(5, (3, 16, 16), imglist=lines, path_root=root, last_batch_handle='roll_over')
+    with pytest.raises(InvalidInputError, match=r"last_batch_handle='roll_over'"):
+        xfer.LrRepurposer(rgb_source, ['fc1']).repurpose(rolling)
