@@ -124,9 +124,11 @@ class NeuralNetworkRepurposer(Repurposer):
         self._check_fitted()
         test_iterator = validation.checked_iterator(as_data_iter(test_iterator, batch_size=self.batch_size))
         validation.check_sample_shape(test_iterator, self.provide_data)
+        batch = test_iterator.provide_data[0].shape[0]
+        labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]
+        if labels and not test_iterator.provide_label:
+            test_iterator = _PlaceholderLabels(test_iterator, labels)
         if not self.target_model.binded:
-            batch = test_iterator.provide_data[0].shape[0]
-            labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]
             self.target_model.bind(data_shapes=test_iterator.provide_data, label_shapes=labels or None,
                                    for_training=False)
         return self.target_model.predict(test_iterator).asnumpy()
@@ -169,6 +171,26 @@ class NeuralNetworkRepurposer(Repurposer):
                        initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
                        batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
                        epoch_end_callback=monitor.epoch_end)
+
+
+class _PlaceholderLabels(mx.io.DataIter):
+    """A test iterator without labels, given zero labels: the target network's output layer reads a label
+    (unused when predicting), and MXNet cannot run it without one."""
+
+    def __init__(self, iterator, label_descriptions):
+        super().__init__(iterator.provide_data[0].shape[0])
+        self.iterator = iterator
+        self.provide_data = iterator.provide_data
+        self.provide_label = label_descriptions
+
+    def reset(self):
+        self.iterator.reset()
+
+    def next(self):
+        batch = self.iterator.next()
+        rows = batch.data[0].shape[0]
+        labels = [mx.nd.zeros((rows,) + tuple(label.shape[1:])) for label in self.provide_label]
+        return mx.io.DataBatch(batch.data, labels, pad=batch.pad)
 
 
 def classifier_head(train_iterator, target_class_count):

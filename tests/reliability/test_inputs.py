@@ -377,3 +377,18 @@ def test_an_image_iter_that_rolls_over_is_refused_through_its_wrapper(image_fold
     rolling = mx.image.ImageIter(5, (3, 16, 16), imglist=lines, path_root=root, last_batch_handle='roll_over')
     with pytest.raises(InvalidInputError, match=r"last_batch_handle='roll_over'"):
         xfer.LrRepurposer(rgb_source, ['fc1']).repurpose(rolling)
+
+
+def test_a_fine_tuned_network_predicts_data_without_labels(lenet_module, digits, tmp_path):
+    """Its output layer reads a label, but predicting needs none: the same numbers with or without."""
+    images, labels = digits
+    repurposer = _fine_tuner(lenet_module)
+    repurposer.repurpose((images, labels))
+    with_labels = repurposer.predict_probability(mx.io.NDArrayIter(images[:7], labels[:7], batch_size=5))
+    np.testing.assert_allclose(repurposer.predict_probability(images[:7]), with_labels, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(repurposer.predict_probability(mx.io.NDArrayIter(images[:7], batch_size=5)),
+                               with_labels, rtol=1e-4, atol=1e-6)
+    repurposer.save_repurposer('tuned', str(tmp_path))
+    loaded = xfer.load(str(tmp_path / 'tuned'), source_model=lenet_module)
+    np.testing.assert_allclose(loaded.predict_probability(mx.io.NDArrayIter(images[:7], batch_size=5)),
+                               with_labels, rtol=1e-4, atol=1e-6)
