@@ -11,8 +11,8 @@ from .meta_model_repurposer import MetaModelRepurposer
 from .prob import GaussianPrior, GaussianVariationalPosterior
 from .sampled_mlp import ARCHITECTURE_KEYS, SampledMlp
 from .serialization import SavedFileError, require
-from .validation import check_context, check_integer, check_number
 from .utils import as_context_function, serialize_ctx_fn
+from .validation import check_context, check_integer, check_number
 
 #: Initial posterior standard deviation of every weight: small, so that training starts like a plain network's.
 POSTERIOR_SIGMA_INIT = 1e-3

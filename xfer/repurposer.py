@@ -5,10 +5,11 @@ from abc import ABC, abstractmethod
 
 import mxnet as mx
 
-from . import serialization, validation
+from . import serialization
 from .model_handler import as_module
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
+from .validation import check_integer, check_save_directory
 
 
 class Repurposer(ABC):
@@ -39,7 +40,7 @@ class Repurposer(ABC):
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1):
         self.source_model = source_model
         self.context_function = as_context_function(context_function)
-        self.num_devices = validation.check_integer('num_devices', num_devices)
+        self.num_devices = check_integer('num_devices', num_devices)
         self.target_model = None
         self.provide_data = None
         self.provide_label = None
@@ -75,7 +76,7 @@ class Repurposer(ABC):
         if model_directory:
             os.makedirs(model_directory, exist_ok=True)
         file_prefix = os.path.join(model_directory, model_name)
-        validation.check_save_directory(file_prefix)
+        check_save_directory(file_prefix)
         if save_source_model:
             serialization.save_module(self.source_model, file_prefix + '_source')
         content = {

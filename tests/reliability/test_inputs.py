@@ -327,7 +327,7 @@ def test_saving_into_a_missing_directory_names_it(lenet_module, digits, tmp_path
     repurposer = xfer.LrRepurposer(lenet_module, ['fc1'])
     repurposer.repurpose(digits)
     missing = os.path.join(str(tmp_path), 'missing')
-    with pytest.raises(FileNotFoundError, match=re.escape("the directory '{}' does not exist".format(missing))):
+    with pytest.raises(FileNotFoundError, match=r"the directory '?{}'? does not exist".format(re.escape(missing))):
         repurposer.save_repurposer(os.path.join(missing, 'm'))
     assert not os.path.exists(missing)
 
