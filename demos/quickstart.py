@@ -5,8 +5,9 @@ The target task is digits 5-9, which it has never seen, with k labelled images p
 The demo looks at the network with ModelHandler, then, for each k, compares every repurposer
 (meta-models on the source's pool2 features, and the two fine-tuning ones) with the
 same LeNet trained from scratch and with logistic regression on raw pixels. Last, it asks the
-GP and BNN repurposers how sure they are about digits 5-9, about digits 0-4 (classes the
-target task does not have) and about noise.
+logistic regression, GP and BNN repurposers how sure they are about digits 5-9 (and how well
+calibrated, see :mod:`xfer.calibration`), about digits 0-4 (classes the target task does not
+have) and about noise.
 
 It prints the accuracy table and saves one figure with both results.
 Run it with ``bash scripts/quickstart.sh`` (sets up ``.venv`` first) or ``python demos/quickstart.py``.
@@ -31,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import xfer  # noqa: E402
 from xfer import datasets  # noqa: E402
-from xfer.calibration import expected_calibration_error, mean_max_probability  # noqa: E402
+from xfer.calibration import confidence_summary, confidence_table  # noqa: E402
 from xfer.model_handler import ModelHandler  # noqa: E402
 
 SOURCE_MODEL = os.path.join(REPO, 'tests', 'data', 'models', 'lenet_mnist04')
@@ -41,6 +42,7 @@ FEATURE_LAYERS = ['pool2']
 BATCH_SIZE = 16
 TRAINING = dict(batch_size=BATCH_SIZE, optimizer='adam', optimizer_params={'learning_rate': 1e-3})
 UNCERTAINTY_SHOTS = 10
+UNCERTAINTY_METHODS = ('LrRepurposer', 'GpRepurposer', 'BnnRepurposer')
 
 
 def repurposer_factories(epochs):
@@ -122,35 +124,29 @@ def print_table(shots, results):
 
 
 def uncertainty(factories, images, labels):
-    """Mean max-probability of GP and BNN on target digits, unseen digits 0-4 and noise, plus ECE."""
+    """LR, GP and BNN on target digits (accuracy, ECE, confidence), unseen digits 0-4 and noise (confidence)."""
     train_index, test_index = datasets.few_shot_split(labels, UNCERTAINTY_SHOTS, seed=0)
     other_digits, _ = load_digits(SOURCE_CLASSES)
     inputs = {'digits 5-9 (target)': images[test_index],
               'digits 0-4 (no such class)': other_digits[::5],
               'uniform noise': np.random.default_rng(0).random((500, 1, 28, 28), dtype=np.float32)}
-    confidence, calibration = {}, {}
-    for name in ('GpRepurposer', 'BnnRepurposer'):
+    probabilities = {}
+    for name in UNCERTAINTY_METHODS:
         mx.random.seed(0)
         np.random.seed(0)
         repurposer = repurposed(factories[name], (images[train_index], labels[train_index]))
-        probabilities = {kind: repurposer.predict_probability(iterator(data)) for kind, data in inputs.items()}
-        confidence[name] = {kind: mean_max_probability(p) for kind, p in probabilities.items()}
-        calibration[name] = expected_calibration_error(probabilities['digits 5-9 (target)'], labels[test_index])
-    return confidence, calibration
+        probabilities[name] = {kind: repurposer.predict_probability(iterator(data)) for kind, data in inputs.items()}
+    return confidence_summary(probabilities, {'digits 5-9 (target)': labels[test_index]})
 
 
-def print_uncertainty(confidence, calibration):
-    print('\nMean highest class probability, trained on {} labels per class:'.format(UNCERTAINTY_SHOTS))
-    kinds = list(next(iter(confidence.values())))
-    print('| repurposer | ' + ' | '.join(kinds) + ' | ECE on target |')
-    print('|' + '---|' * (len(kinds) + 2))
-    for name, per_kind in confidence.items():
-        cells = ['{:.3f}'.format(per_kind[kind]) for kind in kinds] + ['{:.3f}'.format(calibration[name])]
-        print('| {} | {} |'.format(name, ' | '.join(cells)))
+def print_uncertainty(summary):
+    print('\nHow sure are they? Trained on {} labels per class; confidence = mean highest class probability:'.format(
+        UNCERTAINTY_SHOTS))
+    print(confidence_table(summary))
 
 
 def plot(shots, results, confidence, path):
-    """Left: accuracy against labels per class. Right: GP/BNN confidence in and out of domain."""
+    """Left: accuracy against labels per class. Right: LR/GP/BNN confidence in and out of domain."""
     figure, (accuracy_axes, confidence_axes) = plt.subplots(1, 2, figsize=(13, 4.8))
     for name, scores in results.items():
         means, stds = np.array(scores).T
@@ -164,11 +160,12 @@ def plot(shots, results, confidence, path):
     accuracy_axes.set_title('Transfer from a LeNet trained on digits 0-4')
     accuracy_axes.grid(alpha=0.3)
     accuracy_axes.legend(fontsize=8)
-    kinds = list(next(iter(confidence.values())))
+    columns = [column for column in next(iter(confidence.values())) if column.startswith('confidence on ')]
+    kinds = [column[len('confidence on '):] for column in columns]
     width = 0.8 / len(confidence)
-    for offset, (name, per_kind) in enumerate(confidence.items()):
+    for offset, (name, row) in enumerate(confidence.items()):
         positions = np.arange(len(kinds)) + (offset - (len(confidence) - 1) / 2) * width
-        confidence_axes.bar(positions, [per_kind[kind] for kind in kinds], width, label=name)
+        confidence_axes.bar(positions, [row[column] for column in columns], width, label=name)
     confidence_axes.axhline(1 / len(TARGET_CLASSES), color='grey', linestyle=':', label='chance (1/5)')
     confidence_axes.set_xticks(np.arange(len(kinds)))
     confidence_axes.set_xticklabels(kinds)
@@ -200,8 +197,8 @@ def main(argv=None):
     results = compare(factories, images, labels, args.shots, args.draws)
     print('\nTest accuracy (mean ± std over draws):')
     print_table(args.shots, results)
-    confidence, calibration = uncertainty(factories, images, labels)
-    print_uncertainty(confidence, calibration)
+    confidence = uncertainty(factories, images, labels)
+    print_uncertainty(confidence)
     os.makedirs(args.output, exist_ok=True)
     figure_path = os.path.join(args.output, 'quickstart.png')
     plot(args.shots, results, confidence, figure_path)

@@ -14,6 +14,7 @@ from xfer.bnn_repurposer import kl_annealing_weights
 from xfer.serialization import SavedFileError
 
 from tests.conftest import load_source_module
+from tests.saved_files import companion, companion_names, reseal
 
 #: A short training that still learns: likelihood only for 5 epochs, KL weight rising over the next 5.
 QUICK = dict(num_epochs=20, learning_rate=0.01, start_annealing=5, end_annealing=10)
@@ -191,8 +192,11 @@ def saved(fitted, tmp_path):
 
 
 def test_saving_writes_the_posterior_beside_the_json(saved):
-    assert sorted(os.listdir(saved)) == ['bnn.json', 'bnn_posterior.json', 'bnn_posterior_params.npz',
-                                         'bnn_source-0000.params', 'bnn_source-symbol.json']
+    assert sorted(os.listdir(saved)) == sorted(['bnn.json'] + [
+        os.path.basename(companion(os.path.join(saved, 'bnn.json'), suffix))
+        for suffix in ('_posterior.json', '_posterior_params.npz', '_source-0000.params', '_source-symbol.json')])
+    assert companion_names(os.path.join(saved, 'bnn.json')) == [
+        '_posterior.json', '_posterior_params.npz', '_source-0000.params', '_source-symbol.json']
     with open(os.path.join(saved, 'bnn.json')) as json_file:
         target = json.load(json_file)['target_model']
     assert target['architecture'] == {'n_in': 128, 'n_classes': 10, 'num_layers': 1, 'n_hidden': 10}
@@ -208,23 +212,24 @@ def test_loaded_repurposer_predicts_exactly_like_the_saved_one(fitted, saved, te
 
 
 def test_a_truncated_posterior_array_file_is_named(saved):
-    path = os.path.join(saved, 'bnn_posterior_params.npz')
+    path = companion(os.path.join(saved, 'bnn.json'), '_posterior_params.npz')
     with open(path, 'rb') as npz_file:
         content = npz_file.read()
     with open(path, 'wb') as npz_file:
         npz_file.write(content[:len(content) // 2])
+    reseal(os.path.join(saved, 'bnn.json'))
 
     with pytest.raises(SavedFileError, match='Bad saved file {}'.format(path)):
         xfer.load('bnn', saved)
 
 
 @pytest.mark.parametrize('file_name, edit', [
-    ('bnn_posterior.json', lambda text: text[:len(text) // 2]),
-    ('bnn_posterior.json', lambda text: text.replace('GaussianVariationalPosterior', 'Pickle')),
-    ('bnn_posterior_params.npz', None),
+    ('_posterior.json', lambda text: text[:len(text) // 2]),
+    ('_posterior.json', lambda text: text.replace('GaussianVariationalPosterior', 'Pickle')),
+    ('_posterior_params.npz', None),
 ])
 def test_a_tampered_posterior_file_is_named(saved, file_name, edit):
-    path = os.path.join(saved, file_name)
+    path = companion(os.path.join(saved, 'bnn.json'), file_name)
     if edit is None:  # swap in arrays of the wrong shapes
         np.savez(path, **{name: np.zeros(3) for name in np.load(path).files})
     else:
@@ -232,6 +237,7 @@ def test_a_tampered_posterior_file_is_named(saved, file_name, edit):
             text = text_file.read()
         with open(path, 'w') as text_file:
             text_file.write(edit(text))
+    reseal(os.path.join(saved, 'bnn.json'))
 
     with pytest.raises(SavedFileError, match='Bad saved file {}'.format(path)):
         xfer.load('bnn', saved)
@@ -245,12 +251,12 @@ def test_a_tampered_architecture_is_caught(saved):
     with open(path, 'w') as json_file:
         json.dump(content, json_file)
 
-    with pytest.raises(SavedFileError, match=r'bnn_posterior.json: the posterior is over shapes'):
+    with pytest.raises(SavedFileError, match=r'bnn\.[0-9a-f]{16}_posterior.json: the posterior is over shapes'):
         xfer.load('bnn', saved)
 
 
 def test_a_missing_posterior_file_is_named(saved):
-    os.remove(os.path.join(saved, 'bnn_posterior_params.npz'))
+    os.remove(companion(os.path.join(saved, 'bnn.json'), '_posterior_params.npz'))
 
-    with pytest.raises(FileNotFoundError, match='bnn_posterior_params.npz'):
+    with pytest.raises(FileNotFoundError, match='_posterior_params.npz'):
         xfer.load('bnn', saved)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import xfer
-from xfer import calibration, data, model_handler, prob, transferability, validation
+from xfer import calibration, data, distributed, model_handler, prob, transferability, validation
 
 API_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'api')
 
@@ -34,6 +34,7 @@ PUBLIC_NAMES = sorted(
     | {('xfer.model_handler', name) for name in model_handler.__all__}
     | {('xfer.prob', name) for name in prob.__all__}
     | {('xfer.data', name) for name in data.__all__}
+    | {('xfer.distributed', name) for name in distributed.__all__}
     | {(module.__name__, name) for module in (transferability, calibration, validation, data.datasets, data.text)
        for name in defined_public_names(module)})
 

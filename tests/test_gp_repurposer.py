@@ -8,10 +8,15 @@ import mxnet as mx
 import numpy as np
 import pytest
 from scipy.optimize import check_grad
+from scipy.special import expit
+from scipy.stats import norm
 
 import xfer
+from xfer.gp_repurposer import _fit_odds_temperature, class_probabilities
 from xfer.serialization import SavedFileError
+from xfer.shared_kernel_gp_trainer import EpSites, ep_sites, leave_one_out_probabilities
 from tests.conftest import load_source_module
+from tests.saved_files import companion, reseal
 
 NUM_TRAIN = 120  # above 100, so the GPs are sparse
 EVALUATIONS = 10
@@ -119,10 +124,43 @@ def test_two_classes_give_one_exact_gp_with_a_summed_kernel(two_class_two_layers
     probabilities = repurposer.predict_probability(_iterator(images, labels))
     positive = classifier.predict(repurposer._normalized(
         repurposer.get_features_from_source_model(_iterator(images, labels)).features) - repurposer.feature_mean)[0]
-    np.testing.assert_allclose(probabilities, np.hstack([1 - positive, positive]))
+    log_odds = (np.log(positive) - np.log1p(-positive)) / repurposer.odds_temperature
+    np.testing.assert_allclose(probabilities, np.hstack([1 - expit(log_odds), expit(log_odds)]))
     predicted = repurposer.predict_label(_iterator(images, labels))
     assert set(predicted) <= set(TWO_CLASSES)
     assert np.mean(predicted == labels) > 0.8
+
+
+def test_one_vs_rest_probabilities_combine_as_tempered_odds():
+    # Odds 1 and 3 give 1/4 and 3/4; at temperature 1/2 the odds are squared: 1 and 9.
+    np.testing.assert_allclose(class_probabilities(np.array([[0.5, 0.75]]), 1.0), [[0.25, 0.75]])
+    np.testing.assert_allclose(class_probabilities(np.array([[0.5, 0.75]]), 0.5), [[0.1, 0.9]])
+    np.testing.assert_allclose(class_probabilities(np.array([[0.75], [0.5]]), 1.0), [[0.25, 0.75], [0.5, 0.5]])
+
+
+def test_leave_one_out_probability_is_the_probit_of_the_cavity():
+    # Posterior N(1, 1/2) with a site of precision 1 and natural mean 1: the cavity has precision 2 - 1 = 1
+    # and natural mean 1 * 2 - 1 = 1, so it is N(1, 1) and the prediction is Phi(1 / sqrt(1 + 1)).
+    sites = EpSites(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([1.0, -0.5]), np.array([0.5, 0.25]), 0.0)
+    np.testing.assert_allclose(leave_one_out_probabilities(sites), norm.cdf([1 / np.sqrt(2), -0.5 / np.sqrt(1.25)]))
+
+
+def test_odds_temperature_maximises_the_leave_one_out_likelihood(fitted, digits):
+    labels = digits[0][1]
+    positive = np.stack([leave_one_out_probabilities(ep_sites(classifier)) for classifier in fitted.target_model], 1)
+
+    def log_likelihood(temperature):
+        return np.log(class_probabilities(positive, temperature)[np.arange(len(labels)), labels]).sum()
+
+    temperature = fitted.odds_temperature
+    assert 0.05 < temperature < 20
+    assert log_likelihood(temperature) > max(log_likelihood(temperature * 1.2), log_likelihood(temperature / 1.2))
+    assert log_likelihood(temperature) > log_likelihood(1.0)
+
+
+def test_without_a_second_example_of_any_class_the_temperature_is_one():
+    sites = [EpSites(np.ones(3), np.ones(3), np.zeros(3), np.full(3, 0.5), 0.0)] * 3
+    assert _fit_odds_temperature(sites, np.eye(3)) == 1.0
 
 
 def test_l2_norm_is_applied_before_centring(two_class_two_layers, two_class_digits):
@@ -208,6 +246,7 @@ def test_saved_and_loaded_predictions_are_identical(fitted, digits, tmp_path, sa
     np.testing.assert_array_equal(loaded.predict_label(iterator), fitted.predict_label(iterator))
     assert loaded.get_params() == fitted.get_params()
     assert loaded.optimization_history == fitted.optimization_history
+    assert loaded.odds_temperature == fitted.odds_temperature
     np.testing.assert_array_equal(loaded.negative_log_likelihoods, fitted.negative_log_likelihoods)
 
 
@@ -224,7 +263,7 @@ def test_summed_kernel_survives_saving(two_class_two_layers, two_class_digits, t
 def saved(fitted, tmp_path):
     """The fitted repurposer saved (without source) in tmp_path: the paths of its JSON and npz files."""
     fitted.save_repurposer('gp', str(tmp_path), save_source_model=False)
-    return str(tmp_path / 'gp.json'), str(tmp_path / 'gp_gp.npz')
+    return str(tmp_path / 'gp.json'), companion(str(tmp_path / 'gp.json'), '_gp.npz')
 
 
 def _load(saved):
@@ -236,11 +275,12 @@ def _rewrite_npz(path, change):
         contents = dict(arrays)
     change(contents)
     np.savez(path, **contents)
+    reseal(os.path.join(os.path.dirname(path), 'gp.json'))
 
 
 def test_missing_npz_is_named(saved):
     os.remove(saved[1])
-    with pytest.raises(FileNotFoundError, match='gp_gp.npz'):
+    with pytest.raises(FileNotFoundError, match=r'gp\.[0-9a-f]{16}_gp.npz'):
         _load(saved)
 
 
@@ -263,6 +303,7 @@ def test_tampered_npz_is_named(saved, change, message):
 def test_corrupt_npz_is_named(saved):
     with open(saved[1], 'wb') as npz_file:
         npz_file.write(b'not an npz file')
+    reseal(saved[0])
     with pytest.raises(SavedFileError) as raised:
         _load(saved)
     assert raised.value.path == saved[1]

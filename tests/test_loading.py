@@ -8,6 +8,7 @@ import pytest
 
 import xfer
 from xfer.serialization import SavedFileError, decode_array, encode_array
+from tests.saved_files import companion
 
 
 @pytest.fixture(scope='module')
@@ -23,13 +24,10 @@ def saved_dir(tmp_path_factory, mnist_digits):
 
 
 def _tampered(saved_dir, edit):
-    """Write an edited copy of the saved JSON as 'bad.json' and return the edited content."""
+    """Write an edited copy of the saved JSON as 'bad.json' (it lists lr's companion files) and return it."""
     content = json.loads((saved_dir / 'lr.json').read_text())
     edit(content)
     (saved_dir / 'bad.json').write_text(json.dumps(content))
-    for suffix in ('-symbol.json', '-0000.params'):
-        source = (saved_dir / ('lr_source' + suffix)).read_bytes()
-        (saved_dir / ('bad_source' + suffix)).write_bytes(source)
     return content
 
 
@@ -130,15 +128,52 @@ def test_missing_files_are_named(saved_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match='Saved file not found: .*nothing.json'):
         xfer.load('nothing', str(saved_dir))
     (tmp_path / 'lonely.json').write_text((saved_dir / 'lr.json').read_text())
-    with pytest.raises(FileNotFoundError, match='Saved file not found: .*lonely_source-symbol.json'):
+    with pytest.raises(FileNotFoundError, match=r'Saved file not found: .*lr\.[0-9a-f]{16}_source-0000.params '
+                                                r'\(listed in .*lonely.json\)'):
         xfer.load('lonely', str(tmp_path))
 
 
-def test_corrupt_source_params_are_named(saved_dir):
-    _tampered(saved_dir, lambda content: None)
-    (saved_dir / 'bad_source-0000.params').write_bytes(b'not params')
-    with pytest.raises(SavedFileError, match='bad_source-0000.params: params cannot be read'):
-        _load_bad(saved_dir)
+def _legacy_copy(saved_dir, tmp_path, name):
+    """The save copied under fixed names, as Xfer 1.1 laid it out (no list of companions)."""
+    content = json.loads((saved_dir / 'lr.json').read_text())
+    del content['companion_files']
+    (tmp_path / (name + '.json')).write_text(json.dumps(content))
+    for suffix in ('-symbol.json', '-0000.params'):
+        (tmp_path / (name + '_source' + suffix)).write_bytes(
+            open(companion(str(saved_dir / 'lr.json'), '_source' + suffix), 'rb').read())
+
+
+@pytest.mark.parametrize('content, reason', [(b'not params', 'params cannot be read: Invalid NDArray file format'),
+                                             (b'', r'the file is empty \(0 bytes\)')])
+def test_unreadable_source_params_are_named_with_the_reason(saved_dir, tmp_path, content, reason):
+    _legacy_copy(saved_dir, tmp_path, 'old')
+    (tmp_path / 'old_source-0000.params').write_bytes(content)
+    with pytest.raises(SavedFileError, match='old_source-0000.params: ' + reason) as raised:
+        xfer.load('old', str(tmp_path))
+    assert 'Traceback' not in str(raised.value)
+
+
+def test_a_source_network_that_is_not_json_is_named(saved_dir, tmp_path):
+    _legacy_copy(saved_dir, tmp_path, 'old')
+    (tmp_path / 'old_source-symbol.json').write_bytes(b'\xff\xfe binary')
+    with pytest.raises(SavedFileError, match='old_source-symbol.json: not valid JSON.*not UTF-8'):
+        xfer.load('old', str(tmp_path))
+
+
+def test_an_edited_companion_is_caught_by_its_checksum(saved_dir, tmp_path):
+    for name in os.listdir(saved_dir):
+        (tmp_path / name).write_bytes((saved_dir / name).read_bytes())
+    params = companion(str(tmp_path / 'lr.json'), '_source-0000.params')
+    with open(params, 'r+b') as params_file:
+        params_file.seek(-4, os.SEEK_END)
+        params_file.write(b'\x00\x00\x80\x7f')  # the last weight becomes inf
+    with pytest.raises(SavedFileError, match=r'_source-0000.params: its SHA-256 differs from the one lr.json records'):
+        xfer.load('lr', str(tmp_path))
+
+
+def test_a_fixed_name_save_as_xfer_11_wrote_it_still_loads(saved_dir, tmp_path):
+    _legacy_copy(saved_dir, tmp_path, 'old')
+    assert isinstance(xfer.load('old', str(tmp_path)), xfer.LrRepurposer)
 
 
 def test_another_version_loads_with_a_warning(saved_dir):
@@ -147,8 +182,8 @@ def test_another_version_loads_with_a_warning(saved_dir):
         assert isinstance(_load_bad(saved_dir), xfer.LrRepurposer)
 
 
-def test_another_source_model_is_flagged(saved_dir, lenet_module):
-    _tampered(saved_dir, lambda content: content.update(last_layer_name='fc_other'))
+def test_another_source_model_is_flagged_by_a_file_without_fingerprint(saved_dir, lenet_module):
+    _tampered(saved_dir, lambda content: content.update(last_layer_name='fc_other', source_fingerprint=None))
     with pytest.warns(UserWarning, match="source model's last layer is 'softmax' but .* last layer is 'fc_other'"):
         xfer.load('bad', str(saved_dir), source_model=lenet_module)
 
@@ -167,5 +202,8 @@ def test_no_pickle_eval_or_joblib_in_the_library():
         for name in files:
             if name.endswith('.py'):
                 text = open(os.path.join(folder, name)).read()
-                for forbidden in ('import pickle', 'joblib', 'eval(', 'allow_pickle=True', 'from_dict('):
+                for forbidden in ('joblib', 'eval(', 'allow_pickle=True', 'from_dict(', 'pickle.load(',
+                                  'pickle.loads('):
                     assert forbidden not in text, '{} uses {}'.format(name, forbidden)
+                if 'import pickle' in text:  # only the restricted unpickler of Xfer 1.1's BNN posterior files
+                    assert name == 'serialization.py' and 'def find_class(self, module, global_name)' in text

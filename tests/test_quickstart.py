@@ -17,6 +17,9 @@ def test_quickstart_prints_both_tables_and_saves_the_figure(tmp_path, capsys):
     for method in ('LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer', 'FineTune (new fc2)',
                    'RandomFreeze (convs kept)', 'LeNet from scratch', 'LR on raw pixels'):
         assert '| {} | '.format(method) in printed
-    assert '| GpRepurposer | ' in printed.split('Mean highest class probability')[1]
+    uncertainty = printed.split('How sure are they?')[1]
+    assert '| model | accuracy on digits 5-9 (target) | ECE on digits 5-9 (target) |' in uncertainty
+    for method in ('LrRepurposer', 'GpRepurposer', 'BnnRepurposer'):
+        assert '| {} | '.format(method) in uncertainty
     assert (tmp_path / 'quickstart.png').stat().st_size > 10000
     assert 'Figure saved to {}'.format(tmp_path / 'quickstart.png') in printed

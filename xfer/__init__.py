@@ -21,7 +21,9 @@ from .neural_network_fine_tune_repurposer import NeuralNetworkFineTuneRepurposer
 from .neural_network_random_freeze_repurposer import NeuralNetworkRandomFreezeRepurposer  # noqa: E402
 from .model_handler import gluon_to_module  # noqa: E402
 from .loading import load  # noqa: E402
+from . import distributed  # noqa: E402,F401
 
 __all__ = ['Repurposer', 'MetaModelRepurposer', 'LrRepurposer', 'SvmRepurposer', 'GpRepurposer', 'BnnRepurposer',
            'BnnClassifier', 'NeuralNetworkRepurposer', 'NeuralNetworkFineTuneRepurposer',
-           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'data', 'model_handler', 'prob']
+           'NeuralNetworkRandomFreezeRepurposer', 'gluon_to_module', 'load', 'data', 'model_handler', 'prob',
+           'distributed']

@@ -6,7 +6,7 @@ from .repurposer import Repurposer
 from .serialization import SavedFileError, read_json, require
 
 
-def load(file_path, model_directory='', source_model=None):
+def load(file_path, model_directory='', source_model=None, check_source=True):
     """The repurposer saved by ``save_repurposer(file_path, model_directory)``.
 
     Parameters
@@ -16,6 +16,10 @@ def load(file_path, model_directory='', source_model=None):
     model_directory : str, default ''
     source_model : mx.mod.Module, optional
         The source network; None loads the one saved beside the repurposer.
+    check_source : bool, default True
+        Refuse a source network (given, or in the saved files) other than the one the repurposer
+        was trained with, as recorded by its fingerprint (graph, param shapes and values). False
+        skips the check, e.g. to load onto a source whose params were knowingly changed.
 
     Notes
     -----
@@ -27,7 +31,7 @@ def load(file_path, model_directory='', source_model=None):
     content = read_json(path)
     repurposer_class = _repurposer_class(require(content, 'repurposer_class', str, path), path)
     _warn_if_other_version(require(content, 'version', str, path), path)
-    return repurposer_class.from_saved(file_prefix, content, source_model)
+    return repurposer_class.from_saved(file_prefix, content, source_model, check_source)
 
 
 def _repurposer_class(name, path):

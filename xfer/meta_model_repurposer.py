@@ -8,6 +8,7 @@ import numpy as np
 
 from . import transferability, validation
 from .data import as_data_iter
+from .distributed import job
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
 from .repurposer import Repurposer
@@ -52,24 +53,39 @@ class MetaModelRepurposer(Repurposer):
             _check_layer_names(feature_layer_names, self._model_handler.layer_names)
         self.selected_feature_layer_names = None if self._auto_layer_count else list(feature_layer_names)
         self.layer_ranking = None
+        self._fitted_on_rank_zero = False
 
     def repurpose(self, train_iterator):
         """Extract features of the training data and fit the meta-model on them.
 
         ``train_iterator`` (like ``test_iterator`` below) is any input :func:`xfer.data.as_data_iter`
         accepts: an ``mx.io.DataIter``, numpy arrays ``(X, y)`` or a Gluon ``DataLoader``.
+
+        In a distributed job (new in xfer) ``train_iterator`` is this worker's shard (from
+        :mod:`xfer.data` with ``num_parts=num_workers(), part_index=rank()``): every worker
+        extracts its shard, rank 0 gathers the features in the original sample order and fits
+        the meta-model, once; the other workers end without one.
         """
         train_iterator = as_data_iter(train_iterator)
         validation.check_labels_provided(train_iterator, 'training', 'a meta-model')
+        names = self.selected_feature_layer_names
         if self._auto_layer_count:
-            data = self._features_of_best_layers(train_iterator)
-        else:
-            data = self.get_features_from_source_model(train_iterator)
-        validation.check_several_classes(data.labels)
-        self.target_model = self._train_model_from_features(data.features, data.labels,
-                                                            data.feature_indices_per_layer)
+            names = transferability.candidate_layers(self._model_handler, skip_superseded=True)
+        outputs, labels = self._model_handler.get_layer_output(train_iterator, names)
         self.provide_data = list(train_iterator.provide_data)
         self.provide_label = list(train_iterator.provide_label)
+        if job.in_job():
+            outputs = OrderedDict((name, job.gather_shards(output)) for name, output in outputs.items())
+            labels = job.gather_shards(labels)
+            if job.rank() != 0:
+                self._fitted_on_rank_zero = True
+                return
+        validation.check_several_classes(labels)
+        if self._auto_layer_count:
+            outputs = self._best_layers(outputs, labels)
+        data = _meta_model_data(outputs, labels)
+        self.target_model = self._train_model_from_features(data.features, data.labels,
+                                                            data.feature_indices_per_layer)
 
     def predict_probability(self, test_iterator):
         return self._predict_probability_from_features(self._test_features(test_iterator))
@@ -96,21 +112,27 @@ class MetaModelRepurposer(Repurposer):
         outputs, labels = self._model_handler.get_layer_output(data_iterator, self.selected_feature_layer_names)
         return _meta_model_data(outputs, labels)
 
-    def _features_of_best_layers(self, train_iterator):
-        """Score every candidate layer on the training data in one pass; keep the best layers' features."""
-        candidates = transferability.candidate_layers(self._model_handler, skip_superseded=True)
-        outputs, labels = self._model_handler.get_layer_output(train_iterator, candidates)
+    def _best_layers(self, outputs, labels):
+        """Of the candidate layers' ``outputs``, the best by LogME on ``labels``, best first."""
         self.layer_ranking = transferability.rank_features(outputs, labels)
         self.selected_feature_layer_names = self.layer_ranking.names[:self._auto_layer_count]
         LOGGER.info('Feature layers chosen by %s: %s\n%s', self.layer_ranking.method,
                     self.selected_feature_layer_names, self.layer_ranking)
-        return _meta_model_data(OrderedDict((name, outputs[name]) for name in self.selected_feature_layer_names),
-                                labels)
+        return OrderedDict((name, outputs[name]) for name in self.selected_feature_layer_names)
+
+    def _check_fitted(self):
+        if self._fitted_on_rank_zero:
+            raise self.not_fitted_error('{} was repurposed in a distributed job, where only rank 0 fits the '
+                                        'meta-model: predict on rank 0, or load what it saved'.format(
+                                            type(self).__name__))
+        super()._check_fitted()
 
     def _saved_attributes(self):
         return {'selected_feature_layer_names': self.selected_feature_layer_names}
 
     def _restore_attributes(self, content, path):
+        if 'selected_feature_layer_names' not in content and isinstance(self.feature_layer_names, list):
+            content = dict(content, selected_feature_layer_names=self.feature_layer_names)  # Xfer 1.1 had no 'auto'
         names = require(content, 'selected_feature_layer_names', list, path)
         unknown = [name for name in names if name not in self._model_handler.layer_names]
         if unknown or not names:

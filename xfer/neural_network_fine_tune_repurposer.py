@@ -30,9 +30,9 @@ class NeuralNetworkFineTuneRepurposer(NeuralNetworkRepurposer):
 
     def __init__(self, source_model, transfer_layer_name, target_class_count, context_function=mx.context.cpu,
                  num_devices=1, batch_size=64, num_epochs=5, optimizer='sgd', optimizer_params=None,
-                 transferred_learning_rate_multiplier=1.0, unfreeze_stages=None):
+                 transferred_learning_rate_multiplier=1.0, unfreeze_stages=None, kvstore='device'):
         super().__init__(source_model, context_function, num_devices, batch_size, num_epochs, optimizer,
-                         optimizer_params)
+                         optimizer_params, kvstore)
         self.transfer_layer_name = transfer_layer_name
         self.target_class_count = validation.check_target_class_count(target_class_count)
         self.transferred_learning_rate_multiplier = validation.check_number(

@@ -25,9 +25,9 @@ class NeuralNetworkRandomFreezeRepurposer(NeuralNetworkRepurposer):
 
     def __init__(self, source_model, target_class_count, fixed_layers, random_layers, num_layers_to_drop=2,
                  context_function=mx.context.cpu, num_devices=1, batch_size=64, num_epochs=5, optimizer='sgd',
-                 optimizer_params=None, transferred_learning_rate_multiplier=1.0):
+                 optimizer_params=None, transferred_learning_rate_multiplier=1.0, kvstore='device'):
         super().__init__(source_model, context_function, num_devices, batch_size, num_epochs, optimizer,
-                         optimizer_params)
+                         optimizer_params, kvstore)
         for name, layers in (('fixed_layers', fixed_layers), ('random_layers', random_layers)):
             if not isinstance(layers, list):
                 raise TypeError('{} must be a list of layer names, got {}'.format(name, type(layers).__name__))

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import serialization, validation
 from .data import as_data_iter
+from .distributed import job, training
 from .model_handler import as_module, consts
 from .repurposer import Repurposer
 from .training_monitor import StopTraining, TrainingMonitor
@@ -43,6 +44,13 @@ class NeuralNetworkRepurposer(Repurposer):
     optimizer : str, default 'sgd'
         Any MXNet optimizer name.
     optimizer_params : dict, default ``{'learning_rate': 0.001}``
+    kvstore : str or None, default 'device'
+        MXNet kvstore type for ``Module.fit``. New in xfer: ``'dist_sync'`` or
+        ``'dist_device_sync'`` trains data-parallel in a job started by
+        :mod:`xfer.distributed.launch`: each worker trains on the shard its iterator reads, the
+        gradients are summed over workers, and every worker ends with the same target network and
+        the same :attr:`history` (metrics summed over all shards); only rank 0 writes files.
+        ``'dist_async'`` is refused (workers would end with different networks).
 
     Attributes
     ----------
@@ -58,8 +66,10 @@ class NeuralNetworkRepurposer(Repurposer):
     target_class_count = None
 
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1, batch_size=64, num_epochs=5,
-                 optimizer='sgd', optimizer_params=None):
+                 optimizer='sgd', optimizer_params=None, kvstore='device'):
         super().__init__(source_model, context_function, num_devices)
+        job.check_kvstore(kvstore)
+        self.kvstore = kvstore
         self.batch_size = validation.check_integer('batch_size', batch_size)
         self.num_epochs = validation.check_integer('num_epochs', num_epochs)
         self.optimizer = optimizer
@@ -70,7 +80,7 @@ class NeuralNetworkRepurposer(Repurposer):
 
     def get_params(self):
         return dict(super().get_params(), batch_size=self.batch_size, num_epochs=self.num_epochs,
-                    optimizer=self.optimizer, optimizer_params=self.optimizer_params)
+                    optimizer=self.optimizer, optimizer_params=self.optimizer_params, kvstore=self.kvstore)
 
     def repurpose(self, train_iterator, validation_iterator=None, patience=None, show_progress=None):
         """Build the target network and train it on ``train_iterator``.
@@ -105,7 +115,8 @@ class NeuralNetworkRepurposer(Repurposer):
             validation_iterator = validation.checked_iterator(
                 as_data_iter(validation_iterator, batch_size=self.batch_size), self.target_class_count)
             validation.check_labels_provided(validation_iterator, 'validation', 'scoring each epoch')
-        monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress)
+        monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress,
+                                  across_workers=job.is_distributed(self.kvstore))
         try:
             for module in self._target_modules(train_iterator):
                 self._fit(module, train_iterator, monitor)
@@ -142,9 +153,15 @@ class NeuralNetworkRepurposer(Repurposer):
         return {'history': self.history, 'best_epoch': self.best_epoch}
 
     def deserialize(self, input_dict):
+        path = input_dict['json_path']
+        if 'target_model' not in input_dict:  # Xfer 1.1 kept no training history
+            serialization.warn_xfer11_file(path)
+            saved = {'history': {}, 'best_epoch': None}
+        else:
+            saved = serialization.require(input_dict, 'target_model', dict, path)
+        self.history = serialization.check_history(serialization.require(saved, 'history', dict, path), path)
+        self.best_epoch = serialization.require(saved, 'best_epoch', (int, type(None)), path)
         self.target_model = serialization.load_module(input_dict['file_prefix'])
-        saved = input_dict['target_model']
-        self.history, self.best_epoch = saved['history'], saved['best_epoch']
 
     @abstractmethod
     def _create_target_module(self, train_iterator):
@@ -163,14 +180,15 @@ class NeuralNetworkRepurposer(Repurposer):
         monitor.watch(module)
         train_iterator.reset()
         module.logger = TRAINING_LOGGER
+        kvstore, train_iterator, epoch_end = training.prepare_fit(module, self.kvstore, train_iterator)
         with warnings.catch_warnings():  # fit re-announces that get_module already initialised the params
             warnings.filterwarnings('ignore', message='Parameters already initialized')
             module.fit(train_iterator, eval_metric=['acc', 'ce'], optimizer=self.optimizer,
-                       optimizer_params=dict(self.optimizer_params), kvstore='device', begin_epoch=first_epoch,
+                       optimizer_params=dict(self.optimizer_params), kvstore=kvstore, begin_epoch=first_epoch,
                        num_epoch=first_epoch + self.num_epochs, allow_missing=True,
                        initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
                        batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
-                       epoch_end_callback=monitor.epoch_end)
+                       epoch_end_callback=epoch_end + [monitor.epoch_end])
 
 
 class _PlaceholderLabels(mx.io.DataIter):

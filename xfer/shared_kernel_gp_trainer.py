@@ -18,9 +18,10 @@ from GPy.inference.latent_function_inference.expectation_propagation import (
     gaussianApproximation, posteriorParamsDTC)
 from scipy.optimize import minimize
 from scipy.spatial.distance import pdist
+from scipy.stats import norm
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 #: More training points than this and the GP is sparse, with this many inducing inputs.
 NUM_INDUCING = 100
@@ -42,6 +43,8 @@ LENGTHSCALE_SAMPLE_SIZE = 500
 #: unless the data say otherwise (see benchmarks/transfer_quality.py).
 LOG_PARAMETER_PRIOR_SCALE = 0.5
 _SEED = 0
+#: Floor on a cavity's precision: EP sites may have negative precision, which can leave a cavity without one.
+_MIN_CAVITY_PRECISION = 1e-10
 _KERNEL_GRADIENT_KEYS = ('dL_dKdiag', 'dL_dKnm', 'dL_dKmm')
 
 EpSites = namedtuple('EpSites', ['site_natural_means', 'site_precisions', 'posterior_means', 'posterior_variances',
@@ -224,6 +227,18 @@ def ep_sites(classifier):
     """The :class:`EpSites` of a trained classifier."""
     posterior, sites, log_z_tilde = classifier.inference_method._ep_approximation
     return EpSites(sites.v, sites.tau, posterior.mu, posterior.Sigma_diag, float(log_z_tilde))
+
+
+def leave_one_out_probabilities(sites):
+    """EP's leave-one-out predictive probability that each training point's target is 1.
+
+    Removing a point's site from the EP posterior leaves its cavity distribution, EP's
+    approximation of the latent value predicted from all the other points (Rasmussen &
+    Williams, section 3.6.3); the probit of that Gaussian, integrated, is the prediction.
+    """
+    precision = np.maximum(1 / sites.posterior_variances - sites.site_precisions, _MIN_CAVITY_PRECISION)
+    mean = (sites.posterior_means / sites.posterior_variances - sites.site_natural_means) / precision
+    return norm.cdf(mean / np.sqrt(1 + 1 / precision))
 
 
 def _set_sites(inference, sites):

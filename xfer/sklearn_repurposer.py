@@ -2,7 +2,8 @@
 from abc import abstractmethod
 
 from .meta_model_repurposer import MetaModelRepurposer
-from .serialization import encode_estimator, restore_estimator
+from .serialization import (encode_estimator, is_xfer11_estimator, restore_estimator, restore_xfer11_estimator,
+                            warn_xfer11_file)
 
 
 class SklearnRepurposer(MetaModelRepurposer):
@@ -31,5 +32,9 @@ class SklearnRepurposer(MetaModelRepurposer):
         return encode_estimator(self.target_model)
 
     def deserialize(self, input_dict):
-        self.target_model = restore_estimator(self._new_model(), input_dict['target_model'],
-                                              input_dict['file_prefix'] + '.json')
+        path, target_model = input_dict['json_path'], input_dict['target_model']
+        if is_xfer11_estimator(target_model):
+            warn_xfer11_file(path)
+            self.target_model = restore_xfer11_estimator(self._new_model(), target_model, path)
+        else:
+            self.target_model = restore_estimator(self._new_model(), target_model, path)

@@ -1,7 +1,10 @@
 """Watches ``Module.fit``: per-epoch history, a progress bar, the best epoch and early stopping."""
 import time
 
+import numpy as np
 from tqdm.auto import tqdm
+
+from .distributed import job
 
 
 class StopTraining(Exception):
@@ -21,6 +24,10 @@ class TrainingMonitor:
         Stop when the validation accuracy has not improved for this many epochs (None: never).
     show_progress : bool or None
         Progress bar over epochs; None shows it only in a terminal or notebook.
+    across_workers : bool, default False
+        In a distributed job: record the metrics of all workers' shards together (sums taken over
+        the kvstore) and the slowest worker's epoch time, so every worker keeps the same history
+        and makes the same early-stopping decision.
 
     Attributes
     ----------
@@ -33,7 +40,7 @@ class TrainingMonitor:
         Copies of ``(arg_params, aux_params)`` after that epoch.
     """
 
-    def __init__(self, num_epochs, validation_iterator=None, patience=None, show_progress=None):
+    def __init__(self, num_epochs, validation_iterator=None, patience=None, show_progress=None, across_workers=False):
         self.num_epochs = num_epochs
         self.module = None
         self.validation_iterator = validation_iterator
@@ -45,6 +52,7 @@ class TrainingMonitor:
                               disable=None if show_progress is None else not show_progress)
         self._train_metric = None
         self._epoch_start = time.time()
+        self._across_workers = across_workers
 
     def watch(self, module):
         """Score ``module`` from now on (training may move to a new module between stages)."""
@@ -56,11 +64,11 @@ class TrainingMonitor:
 
     def epoch_end(self, epoch, symbol, arg_params, aux_params):
         """``epoch_end_callback``: records the epoch, scores the validation data, keeps the best params."""
-        values = dict(self._train_metric.get_name_value())
+        values = self._train_values()
         self.history['epoch'].append(epoch)
         self.history['train_accuracy'].append(values['accuracy'])
         self.history['train_loss'].append(values['cross-entropy'])
-        self.history['seconds'].append(time.time() - self._epoch_start)
+        self.history['seconds'].append(float(self._over_workers([time.time() - self._epoch_start], np.max)[0]))
         postfix = {'loss': '{:.4f}'.format(values['cross-entropy']), 'accuracy': '{:.3f}'.format(values['accuracy'])}
         if self.validation_iterator is not None:
             accuracy = self._validation_accuracy()
@@ -72,6 +80,12 @@ class TrainingMonitor:
         if self.patience is not None and epoch - self.best_epoch >= self.patience:
             raise StopTraining()
 
+    def _train_values(self):
+        """Metric name -> value over the epoch: ``sum_metric / num_inst`` of each metric (of all workers)."""
+        metrics = self._train_metric.metrics
+        sums = self._over_workers([[metric.sum_metric, metric.num_inst] for metric in metrics], np.sum)
+        return {metric.name: float(total / count) for metric, (total, count) in zip(metrics, sums)}
+
     def _validation_accuracy(self):
         correct = total = 0
         for outputs, _, batch in self.module.iter_predict(self.validation_iterator):
@@ -79,7 +93,13 @@ class TrainingMonitor:
             predicted = outputs[0].asnumpy().argmax(axis=1)
             correct += int((predicted == batch.label[0][:valid].asnumpy()).sum())
             total += valid
+        correct, total = self._over_workers([correct, total], np.sum)
         return correct / total
+
+    def _over_workers(self, values, combine):
+        """``values`` (a list of numbers) combined element-wise over the workers, or as they are."""
+        values = np.asarray(values, dtype=np.float64)
+        return combine(job.allgather(values), axis=0) if self._across_workers else values
 
     def _keep_if_best(self, epoch, accuracy, arg_params, aux_params):
         scores = self.history.setdefault('validation_accuracy', [])

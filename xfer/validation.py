@@ -6,7 +6,6 @@ hyperparameter checks raise :class:`InvalidParameterError` (both a ``ValueError`
 ``TypeError``, as scikit-learn's is, so either ``except`` catches it).
 """
 import numbers
-import os
 
 import mxnet as mx
 import numpy as np
@@ -88,13 +87,6 @@ def check_context(context_function, num_devices):
             raise InvalidParameterError('context_function=mx.gpu with num_devices={} but this machine has {} '
                                         'GPU{}; use mx.cpu or fewer devices'.format(
                                             num_devices, available, '' if available == 1 else 's'))
-
-
-def check_save_directory(file_prefix):
-    """Raise ``FileNotFoundError`` naming the directory of ``file_prefix`` when it does not exist."""
-    directory = os.path.dirname(file_prefix)
-    if directory and not os.path.isdir(directory):
-        raise FileNotFoundError("Cannot save '{}': the directory '{}' does not exist".format(file_prefix, directory))
 
 
 # ===================================================================================== arrays

@@ -1,4 +1,4 @@
-"""Probabilistic repurposers are less sure of inputs unlike anything they were trained on."""
+"""Probabilistic repurposers are calibrated on their task and less sure of inputs unlike their training data."""
 import mxnet as mx
 import numpy as np
 import pytest
@@ -12,6 +12,10 @@ PROBABILISTIC = {
     'bnn': lambda source: xfer.BnnRepurposer(source, ['fc1']),
     'gp': lambda source: xfer.GpRepurposer(source, ['fc1'], max_function_evaluations=30),
 }
+# Most expected calibration error allowed. The GP meets issue 12's target of 0.08 (0.010 here; renormalised
+# one-vs-rest probabilities scored 0.142). The BNN misses it on these 128 fc1 features: under-confident
+# (0.107 with its posterior sigmas starting at 0.05, 0.082 at Xfer's 1e-3), see benchmarks/results/uncertainty.md.
+MAX_ECE = {'gp': 0.08, 'bnn': 0.12}
 
 
 @pytest.fixture(scope='module')
@@ -29,7 +33,7 @@ def _iterator(images, labels=None):
 
 
 @pytest.mark.parametrize('name', sorted(PROBABILISTIC))
-def test_confidence_drops_out_of_domain(name, uci_task):
+def test_calibrated_in_domain_and_less_sure_out_of_domain(name, uci_task):
     (train_images, train_labels), (test_images, test_labels) = uci_task
     mx.random.seed(0)
     repurposer = PROBABILISTIC[name](load_source_module('lenet_mnist04'))
@@ -39,4 +43,4 @@ def test_confidence_drops_out_of_domain(name, uci_task):
     out_of_domain = repurposer.predict_probability(_iterator(noise))
     assert (in_domain.argmax(axis=1) == test_labels).mean() > 0.85
     assert mean_max_probability(in_domain) > mean_max_probability(out_of_domain) + 0.1
-    assert expected_calibration_error(in_domain, test_labels) < 0.15
+    assert expected_calibration_error(in_domain, test_labels) <= MAX_ECE[name]

@@ -87,16 +87,20 @@ def test_resnet_drop_top_through_a_residual_merge_names_the_layers(resnet_module
     assert handler.symbol.tojson() == before
 
 
-def test_resnet_drop_bottom_through_a_branch_point_names_the_layers(resnet_module):
+def test_resnet_drop_bottom_of_a_branch_point_rewires_each_branch_then_refuses(resnet_module):
     handler = ModelHandler(resnet_module)
     stem = handler.layer_names[:4]
     assert [handler.get_layer_type(name) for name in stem] == ['Convolution', 'BatchNorm', 'Activation', 'Pooling']
     handler.drop_layer_bottom(3)
-    assert handler.layer_names[0] == stem[3]
-    with pytest.raises(ModelError, match="Cannot drop layer '{}' from the bottom: it is a branch point "
-                                         "feeding layers".format(stem[3])) as error:
+    readers_of_pool = handler.get_layers_reading(stem[3])
+    assert len(readers_of_pool) == 2
+    handler.drop_layer_bottom(1)  # Xfer 1.1's semantics: every reader of the dropped layer reads the data
+    assert stem[3] not in handler.layer_names
+    before = handler.symbol.tojson()
+    with pytest.raises(ModelError, match="the data input 'data' feeds 2 layers") as error:
         handler.drop_layer_bottom(1)
-    assert 'stage1_conv0' in str(error.value) and 'plus' in str(error.value)
+    assert all(name in str(error.value) for name in readers_of_pool)
+    assert handler.symbol.tojson() == before
 
 
 def test_resnet_drops_above_the_merges_keep_its_numbers(resnet_module, resnet_parts):
@@ -147,10 +151,10 @@ def test_add_layer_top_wires_new_layers_onto_the_output(lenet_module, mnist_digi
 
 def test_add_layer_top_above_a_loss_layer_is_a_model_error(lenet_module):
     handler = ModelHandler(lenet_module)
-    with pytest.raises(ModelError, match="Cannot add layer 'fc_new' above 'softmax': that is a loss/output"):
+    with pytest.raises(ModelError, match="Cannot add layers above 'softmax': that is a loss/output"):
         handler.add_layer_top([mx.sym.FullyConnected(name='fc_new', num_hidden=4)])
     handler.drop_layer_top(1)
-    with pytest.raises(ModelError, match="Cannot add layer 'fc_more' above 'softmax_new'"):
+    with pytest.raises(ModelError, match="Cannot add layers above 'softmax_new'"):
         handler.add_layer_top([mx.sym.SoftmaxOutput(name='softmax_new'),
                                mx.sym.FullyConnected(name='fc_more', num_hidden=2)])
     assert handler.layer_names == LENET_LAYERS[:-1]
@@ -174,8 +178,8 @@ def test_add_layer_arguments_are_checked(lenet_module, method):
     handler = ModelHandler(lenet_module)
     handler.drop_layer_top(1)
     add = getattr(handler, method)
-    with pytest.raises(TypeError, match='layer_list must be a list, got Symbol'):
-        add(mx.sym.Activation(name='new_act', act_type='relu'))
+    with pytest.raises(TypeError, match='layer_list must be a list, got str'):
+        add('relu')
     with pytest.raises(TypeError, match=r'layer_list\[1\] must be an mxnet.sym.Symbol, got str'):
         add([mx.sym.Activation(name='new_act', act_type='relu'), 'relu'])
     with pytest.raises(ValueError, match='layer_list is empty'):

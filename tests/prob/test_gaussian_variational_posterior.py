@@ -246,8 +246,7 @@ class TestSaveLoad:
         with open(filename + '.json', 'w') as json_file:
             json_file.write(text[:len(text) // 2])
 
-        with pytest.raises(ValueError, match='Posterior file .*model_posterior.json is not valid '
-                                             'JSON'):
+        with pytest.raises(ValueError, match=r'model_posterior.json: not valid JSON \(truncated or edited\?\)'):
             GaussianVariationalPosterior.load(filename)
 
     @pytest.mark.parametrize('change, message', [
@@ -270,7 +269,7 @@ class TestSaveLoad:
     @pytest.mark.parametrize('bad_array, message', [
         (np.zeros((4,), dtype=np.float32), r'array rho_1 has shape \(4,\), expected \(3,\)'),
         (np.array([0.0, np.nan, 1.0]), 'array rho_1 must hold finite floats'),
-        (np.array(['a', 'b', 'c']), 'array rho_1 must hold finite floats'),
+        (np.array(['a', 'b', 'c']), "'rho_1' has dtype <U1, not a numeric one"),
     ])
     def test_bad_array_is_named(self, saved, bad_array, message):
         _, filename = saved
@@ -288,7 +287,7 @@ class TestSaveLoad:
             arrays = {key: npz[key] for key in npz.files if key != 'mean_0'}
         np.savez(filename + '_params.npz', **arrays)
 
-        with pytest.raises(ValueError, match='model_posterior_params.npz lacks array mean_0'):
+        with pytest.raises(ValueError, match="model_posterior_params.npz: the array 'mean_0' is missing"):
             GaussianVariationalPosterior.load(filename)
 
     def test_corrupt_npz_is_named(self, saved):
@@ -296,5 +295,6 @@ class TestSaveLoad:
         with open(filename + '_params.npz', 'wb') as npz_file:
             npz_file.write(b'PK\x03\x04 not really a zip')
 
-        with pytest.raises(ValueError, match='model_posterior_params.npz is not a valid npz'):
+        with pytest.raises(ValueError, match=r'model_posterior_params.npz: not a readable .npz file \(truncated or '
+                                             r'edited\?\)'):
             GaussianVariationalPosterior.load(filename)

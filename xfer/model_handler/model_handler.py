@@ -1,4 +1,5 @@
 """Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
+import contextlib
 import re
 from collections import OrderedDict
 
@@ -12,6 +13,7 @@ from .exceptions import ModelArchitectureError, ModelError
 from .feature_buffer import FeatureBuffer
 from .gluon_source import gluon_to_module
 from .symbol_graph import SymbolGraph
+from .unfused_binding import unfused_binding
 
 
 class ModelHandler:
@@ -61,6 +63,12 @@ class ModelHandler:
     def layer_names(self):
         """Names of the network's layers (operator nodes) from input to output."""
         return self._graph().layer_names
+
+    @property
+    def layer_type_dict(self):
+        """An OrderedDict of layer name to MXNet operator, from input to output (as in Xfer 1.1)."""
+        graph = self._graph()
+        return OrderedDict((name, graph.layer_type(name)) for name in graph.layer_names)
 
     def get_layer_type(self, layer_name):
         """MXNet operator of a layer, e.g. ``'Convolution'``; unknown name -> ValueError."""
@@ -145,7 +153,11 @@ class ModelHandler:
         self.update_sym(symbol)
 
     def drop_layer_bottom(self, num_layers_to_drop=1):
-        """Remove layers from the input end; the first remaining layer then reads the data."""
+        """Remove layers from the input end; every layer that read a dropped layer then reads the data.
+
+        As in Xfer 1.1, a first layer feeding several branches can be dropped (each branch then
+        reads the data); dropping is ambiguous, and refused, once the data feeds several layers.
+        """
         self._check_drop_count(num_layers_to_drop)
         symbol = self.symbol
         for _ in range(num_layers_to_drop):
@@ -153,23 +165,21 @@ class ModelHandler:
         self.update_sym(symbol)
 
     def add_layer_top(self, layer_list):
-        """Wire the symbols of ``layer_list``, in order, onto the network's output.
+        """Wire the symbols of ``layer_list`` (one symbol or a list), in order, onto the network's output.
 
         Each symbol is built on an implicit input, e.g.
         ``[mx.sym.FullyConnected(name='fc_new', num_hidden=4), mx.sym.SoftmaxOutput(name='softmax')]``.
         """
         symbol = self.symbol
+        _check_not_above_loss(SymbolGraph(symbol, self.data_name))  # reported first, as by Xfer 1.1
         for layer in self._checked_new_layers(layer_list):
-            graph = SymbolGraph(symbol, self.data_name)
-            head_id = graph.single_head('add layers to the top')[0]
-            if graph.is_loss_layer(head_id):
-                raise ModelError("Cannot add layer '{}' above '{}': that is a loss/output layer (it reads "
-                                 "a label); drop it first".format(layer.name, graph.nodes[head_id]['name']))
+            _check_not_above_loss(SymbolGraph(symbol, self.data_name))
             symbol = _stacked_on(layer, symbol)
         self.update_sym(symbol)
 
     def add_layer_bottom(self, layer_list):
-        """Insert the symbols of ``layer_list``, in order, between the data input and the network."""
+        """Insert the symbols of ``layer_list`` (one symbol or a list), in order, between the data input and
+        the network."""
         layers = self._checked_new_layers(layer_list)
         for layer in layers:
             labels = [name for name in layer.list_arguments() if name.endswith(consts.LABEL_SUFFIX)]
@@ -326,7 +336,10 @@ class ModelHandler:
         return "layer '{}' ({}){}; MXNet says: {}".format(layer, layer_type, reads, reason.strip())
 
     def _checked_new_layers(self, layer_list):
-        """The symbols of ``layer_list`` after checking types and that their names are new."""
+        """The symbols of ``layer_list`` (one symbol, as Xfer 1.1 took, or a list) after checking types and
+        that their names are new."""
+        if isinstance(layer_list, mx.sym.Symbol):
+            layer_list = [layer_list]
         _check_is_list(layer_list, 'layer_list')
         if not layer_list:
             raise ValueError('layer_list is empty: give at least one mx.sym.Symbol')
@@ -355,7 +368,8 @@ class ModelHandler:
             data_shapes, label_shapes = _input_shapes(iterator, outputs)
             module = mx.mod.Module(outputs, data_names=[d.name for d in data_shapes],
                                    label_names=[l.name for l in label_shapes], context=self._contexts())
-            module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None, for_training=False)
+            with unfused_binding() if len(layer_names) > 1 else contextlib.nullcontext():
+                module.bind(data_shapes=data_shapes, label_shapes=label_shapes or None, for_training=False)
             expected = _parameter_shapes(outputs, data_shapes + label_shapes)
             self._feature_module_cache = (key, (module, expected))
         return self._feature_module_cache[1]
@@ -422,6 +436,14 @@ def _copied_module_params(module):
             {name: value.copy() for name, value in aux_params.items()})
 
 
+def _check_not_above_loss(graph):
+    """ModelError if the network's output is a loss/output layer, which nothing can be stacked on."""
+    head_id = graph.single_head('add layers to the top')[0]
+    if graph.is_loss_layer(head_id):
+        raise ModelError("Cannot add layers above '{}': that is a loss/output layer (it reads a label); "
+                         "drop it first".format(graph.nodes[head_id]['name']))
+
+
 def _stacked_on(layer, below):
     """``layer`` with its implicit (first) input replaced by the output of ``below``."""
     return layer(**{layer.list_arguments()[0]: below})
@@ -437,19 +459,9 @@ def _output_name(internals, layer_name):
 
 
 def _grouped_outputs(symbol, layer_names):
-    """One symbol whose outputs are the given layers' outputs.
-
-    With several layers, each output is read through ``BlockGrad`` (an identity at inference).
-    MXNet 1.9.1's MKL-DNN fusion would otherwise fold e.g. Convolution + relu into one operator
-    even when the convolution's own output is also asked for, and return the fused result for
-    both; a layer output with a second reader is left unfused.
-    """
+    """One symbol whose outputs are the given layers' outputs."""
     internals = symbol.get_internals()
-    outputs = [internals[_output_name(internals, name)] for name in layer_names]
-    if len(outputs) > 1:
-        outputs = [mx.sym.BlockGrad(output, name='{}_requested'.format(name))
-                   for name, output in zip(layer_names, outputs)]
-    return mx.sym.Group(outputs)
+    return mx.sym.Group([internals[_output_name(internals, name)] for name in layer_names])
 
 
 def _input_shapes(iterator, symbol):

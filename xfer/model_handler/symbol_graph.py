@@ -103,7 +103,7 @@ class SymbolGraph:
         return self._rebuild(self.nodes, [new_head])
 
     def without_bottom_layer(self):
-        """The symbol with the layer that reads the data removed; its readers read the data."""
+        """The symbol with the layer that reads the data removed; all its readers read the data instead."""
         data_id = self.variable_id(self.data_name)
         first = self.consumers(data_id)
         if len(first) != 1:
@@ -112,10 +112,6 @@ class SymbolGraph:
                                  self.data_name, len(first), self.names_of(first)))
         first_id = first[0]
         name = self.nodes[first_id]['name']
-        readers = self.consumers(first_id)
-        if len(readers) > 1:
-            raise ModelError("Cannot drop layer '{}' from the bottom: it is a branch point feeding "
-                             "layers {}".format(name, self.names_of(readers)))
         if any(head[0] == first_id for head in self.heads):
             raise ModelError("Cannot drop layer '{}': it is an output of the model".format(name))
         nodes = [dict(node, inputs=[[data_id, 0, 0] if source == first_id else [source, index, version]

@@ -1,11 +1,11 @@
 """Mean-field Gaussian variational posterior, with JSON + npz persistence."""
 import json
 import os
-import zipfile
 
 import mxnet as mx
 import numpy as np
 
+from ..serialization import parse_json, read_npz
 from .diagonal_gaussian import DiagonalGaussian, broadcast_to_shapes, check_positive
 from .gaussian_prior import GaussianPrior
 from .variational_posterior import VariationalPosterior
@@ -105,24 +105,15 @@ class GaussianVariationalPosterior(VariationalPosterior):
     @classmethod
     def _read_description(cls, path):
         _check_exists(path)
-        try:
-            with open(path) as json_file:
-                description = json.load(json_file)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError('Posterior file {} is not valid JSON: {}'.format(
-                path, error)) from None
+        description = parse_json(path)
         _check_description(description, cls.__name__, path)
         return description
 
     @staticmethod
     def _read_arrays(path, shapes):
         _check_exists(path)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
-            raise ValueError('Posterior file {} is not a valid npz archive: {}'.format(
-                path, error)) from None
+        names = [key.format(index) for index in range(len(shapes)) for key in ('mean_{}', 'rho_{}')]
+        arrays = read_npz(path, names)
         for index, shape in enumerate(shapes):
             for key in ('mean_{}'.format(index), 'rho_{}'.format(index)):
                 _check_array(arrays, key, shape, path)
