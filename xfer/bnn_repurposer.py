@@ -203,7 +203,7 @@ class BnnRepurposer(MetaModelRepurposer):
                         kind, index, value.shape, shape)) from None
         if not all(np.all(np.isfinite(array)) for array in arrays.values()):
             raise SavedFileError(prefix + '_params.npz', 'the posterior holds NaN or infinite values')
-        posterior = GaussianVariationalPosterior([np.zeros(1)], [np.ones(1)], model.shapes, self.bnn_context_function())
+        posterior = GaussianVariationalPosterior([np.zeros(1)], [np.ones(1)], model.shapes, self._bnn_context())
         posterior.gaussian.set_raw_arrays(arrays)
         self.target_model = BnnClassifier(model, posterior, l2_normalize)
 
