@@ -11,6 +11,7 @@ from .data import as_data_iter
 from .distributed import job
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
+from .model_handler.exceptions import ModelArchitectureError
 from .repurposer import Repurposer
 from .serialization import SavedFileError, require
 
@@ -94,9 +95,19 @@ class MetaModelRepurposer(Repurposer):
         return self._predict_label_from_features(self._test_features(test_iterator))
 
     def _test_features(self, test_iterator):
-        """Features of the test data, checked to be as wide as those the meta-model was trained on."""
+        """Features of the test data, checked to be as wide as those the meta-model was trained on.
+
+        Data of another shape than the training data are not refused up front (a network that
+        pools globally reads any image size), but when the source network cannot read them the
+        error names both shapes.
+        """
         self._check_fitted()
-        features = self.get_features_from_source_model(test_iterator).features
+        test_iterator = as_data_iter(test_iterator)
+        try:
+            features = self.get_features_from_source_model(test_iterator).features
+        except ModelArchitectureError:
+            validation.check_sample_shape(test_iterator, self.provide_data)
+            raise
         validation.check_feature_count(features, self._trained_feature_count(), self.selected_feature_layer_names)
         return features
 

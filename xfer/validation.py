@@ -189,7 +189,7 @@ def check_sample_shape(iterator, trained_descriptions):
     """Raise when ``iterator``'s data differ, beyond the batch axis, from the data trained on."""
     for given, trained in zip(iterator.provide_data, trained_descriptions or []):
         if tuple(given.shape[1:]) != tuple(trained.shape[1:]):
-            raise InvalidInputError("The data '{}' have shape {} per batch but the target network was trained on {}: "
+            raise InvalidInputError("The data '{}' have shape {} per batch but the repurposer was trained on {}: "
                                     "give samples of shape {}".format(given.name, tuple(given.shape),
                                                                       tuple(trained.shape), tuple(trained.shape[1:])))
 

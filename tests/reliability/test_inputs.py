@@ -235,8 +235,16 @@ def test_test_images_of_another_size_than_training_name_both_shapes(lenet_module
     repurposer = _fine_tuner(lenet_module)
     repurposer.repurpose(digits)
     with pytest.raises(InvalidInputError, match=re.escape("The data 'data' have shape (20, 1, 32, 32) per batch but "
-                                                          "the target network was trained on (20, 1, 28, 28): give "
+                                                          "the repurposer was trained on (20, 1, 28, 28): give "
                                                           "samples of shape (1, 28, 28)")):
+        repurposer.predict_label(np.zeros((4, 1, 32, 32), np.float32))
+
+
+def test_a_meta_model_given_images_its_source_cannot_read_names_both_shapes(lenet_module, digits):
+    repurposer = xfer.LrRepurposer(lenet_module, ['fc1'])
+    repurposer.repurpose(digits)
+    with pytest.raises(InvalidInputError, match=re.escape("The data 'data' have shape (64, 1, 32, 32) per batch but "
+                                                          "the repurposer was trained on (64, 1, 28, 28)")):
         repurposer.predict_label(np.zeros((4, 1, 32, 32), np.float32))
 
 
