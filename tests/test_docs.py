@@ -7,7 +7,7 @@ import re
 import pytest
 
 import xfer
-from xfer import calibration, data, distributed, model_handler, model_zoo, prob, transferability
+from xfer import calibration, data, distributed, model_handler, model_zoo, prob, transferability, validation
 from xfer.contrib import xfer_leap
 from xfer.model_zoo import efficientnet_lite, torch_legacy_reader
 
@@ -39,7 +39,7 @@ PUBLIC_NAMES = sorted(
     | {('xfer.model_zoo', name) for name in model_zoo.__all__}
     | {('xfer.distributed', name) for name in distributed.__all__}
     | {('xfer.contrib.xfer_leap', name) for name in xfer_leap.__all__}
-    | {(module.__name__, name) for module in (transferability, calibration, data.datasets, data.text,
+    | {(module.__name__, name) for module in (transferability, calibration, validation, data.datasets, data.text,
                                               efficientnet_lite, torch_legacy_reader)
        for name in defined_public_names(module)})
 

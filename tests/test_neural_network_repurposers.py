@@ -113,8 +113,9 @@ def test_history_and_the_best_epoch_by_validation(lenet_module, digits_5_to_9):
 
 def test_patience_stops_training_early(lenet_module, digits_5_to_9):
     images, labels = digits_5_to_9
+    # a learning rate too small to move any weight (0 itself is refused): the accuracy never improves
     repurposer = xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'fc1', 5, num_epochs=30,
-                                                      optimizer_params={'learning_rate': 0.0})
+                                                      optimizer_params={'learning_rate': 1e-30})
     repurposer.repurpose(_iterator(images[:80], labels[:80]), validation_iterator=_iterator(images[80:], labels[80:]),
                          patience=2)
     assert repurposer.history['epoch'] == [0, 1, 2] and repurposer.best_epoch == 0

@@ -12,6 +12,7 @@ from .prob import GaussianPrior, GaussianVariationalPosterior
 from .sampled_mlp import ARCHITECTURE_KEYS, SampledMlp
 from .serialization import SavedFileError, parse_json, read_xfer11_parameter_lists, require, warn_xfer11_file
 from .utils import as_context_function, serialize_ctx_fn
+from .validation import check_context, check_integer, check_number
 
 #: Initial posterior standard deviation of every weight. Adam moves each ``rho`` (``sigma = log(1 + exp(rho))``)
 #: by about the learning rate per step, so over the default 200 epochs the sigmas stay within a small factor of
@@ -74,12 +75,12 @@ class BnnRepurposer(MetaModelRepurposer):
         super().__init__(source_model, feature_layer_names, context_function, num_devices)
         self.bnn_context_function = as_context_function(bnn_context_function)
         for name, value in (('sigma', sigma), ('learning_rate', learning_rate)):
-            _check_positive_number(name, value)
+            check_number(name, value)
         for name, value, minimum in (('num_layers', num_layers, 0), ('n_hidden', n_hidden, 1),
                                      ('num_samples_mc', num_samples_mc, 1), ('batch_size', batch_size, 1),
                                      ('num_epochs', num_epochs, 1),
                                      ('num_samples_mc_prediction', num_samples_mc_prediction, 1)):
-            _check_integer(name, value, minimum)
+            check_integer(name, value, minimum)
         if not isinstance(verbose, numbers.Integral) or verbose < 0:
             raise ValueError('verbose must be a bool or an integer of at least 0, got {!r}'.format(verbose))
         kl_annealing_weights(num_epochs, start_annealing, end_annealing)
@@ -106,7 +107,7 @@ class BnnRepurposer(MetaModelRepurposer):
                     verbose=self.verbose)
 
     def _train_model_from_features(self, features, labels, feature_indices_per_layer=None):
-        ctx = self.bnn_context_function()
+        ctx = self._bnn_context()
         model = SampledMlp(features.shape[1], _num_classes(labels), self.num_layers, self.n_hidden)
         classifier = BnnClassifier(model, self._initial_posterior(model, ctx), l2_normalize)
         prior = GaussianPrior([np.zeros((1, 1))], [np.full((1, 1), self.sigma)], model.shapes, ctx)
@@ -137,11 +138,18 @@ class BnnRepurposer(MetaModelRepurposer):
         means = [param.data(ctx).asnumpy() for param in network.collect_params().values()]
         return GaussianVariationalPosterior(means, [np.full((1, 1), POSTERIOR_SIGMA_INIT)], model.shapes, ctx)
 
+    def _trained_feature_count(self):
+        return self.target_model.model.n_in
+
     def _predict_probability_from_features(self, features):
-        return self.target_model.predict(features, self.num_samples_mc_prediction, self.bnn_context_function())[1]
+        return self.target_model.predict(features, self.num_samples_mc_prediction, self._bnn_context())[1]
 
     def _predict_label_from_features(self, features):
-        return self.target_model.predict(features, self.num_samples_mc_prediction, self.bnn_context_function())[0]
+        return self.target_model.predict(features, self.num_samples_mc_prediction, self._bnn_context())[0]
+
+    def _bnn_context(self):
+        check_context(self.bnn_context_function, 1)
+        return self.bnn_context_function()
 
     def serialize(self, file_prefix):
         """Write the posterior to ``<file_prefix>_posterior.json`` / ``_posterior_params.npz``; return the rest."""
@@ -163,7 +171,7 @@ class BnnRepurposer(MetaModelRepurposer):
         if normalizer_name not in NORMALIZERS:
             raise SavedFileError(path, 'unknown normalizer {!r}; known: {}'.format(
                 normalizer_name, sorted(NORMALIZERS)))
-        posterior = _load_posterior(input_dict['file_prefix'] + '_posterior', model, self.bnn_context_function())
+        posterior = _load_posterior(input_dict['file_prefix'] + '_posterior', model, self._bnn_context())
         self.target_model = BnnClassifier(model, posterior, NORMALIZERS[normalizer_name])
         self.train_acc = _float_list(saved, 'train_acc', path)
         self.average_loss = _float_list(saved, 'average_loss', path)
@@ -195,7 +203,7 @@ class BnnRepurposer(MetaModelRepurposer):
                         kind, index, value.shape, shape)) from None
         if not all(np.all(np.isfinite(array)) for array in arrays.values()):
             raise SavedFileError(prefix + '_params.npz', 'the posterior holds NaN or infinite values')
-        posterior = GaussianVariationalPosterior([np.zeros(1)], [np.ones(1)], model.shapes, self.bnn_context_function())
+        posterior = GaussianVariationalPosterior([np.zeros(1)], [np.ones(1)], model.shapes, self._bnn_context())
         posterior.gaussian.set_raw_arrays(arrays)
         self.target_model = BnnClassifier(model, posterior, l2_normalize)
 
@@ -214,9 +222,9 @@ def kl_annealing_weights(num_epochs, start_annealing=None, end_annealing=None):
         ``end_annealing <= start_annealing`` or either is not a non-negative integer.
     """
     start = num_epochs // 10 if start_annealing is None else start_annealing
-    _check_integer('start_annealing', start, 0)
+    check_integer('start_annealing', start, 0)
     end = start + max(num_epochs // 10, 1) if end_annealing is None else end_annealing
-    _check_integer('end_annealing', end, 0)
+    check_integer('end_annealing', end, 0)
     if start >= num_epochs:
         raise ValueError('start_annealing ({}) must be smaller than num_epochs ({})'.format(start, num_epochs))
     if end > num_epochs:
@@ -262,12 +270,3 @@ def _float_list(saved, key, path):
         raise SavedFileError(path, "'{}' should be a list of numbers".format(key))
     return [float(value) for value in values]
 
-
-def _check_integer(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError('{} must be an integer of at least {}, got {!r}'.format(name, minimum, value))
-
-
-def _check_positive_number(name, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) or value <= 0:
-        raise ValueError('{} must be a positive number, got {!r}'.format(name, value))

@@ -112,11 +112,11 @@ class GpRepurposer(MetaModelRepurposer):
                                                       trainer.targets)
         return classifiers
 
+    def _trained_feature_count(self):
+        return self.feature_mean.size
+
     def _predict_probability_from_features(self, features):
         features = self._normalized(features)
-        if features.shape[1] != self.feature_mean.size:
-            raise ValueError('The features have {} columns but the GP was trained on {}: use the same source model '
-                             'and feature_layer_names'.format(features.shape[1], self.feature_mean.size))
         inputs = features - self.feature_mean
         positive = np.hstack([classifier.predict(inputs)[0] for classifier in self.target_model])
         return class_probabilities(positive, self.odds_temperature)

@@ -3,6 +3,7 @@ import mxnet as mx
 from sklearn.linear_model import LogisticRegression
 
 from .sklearn_repurposer import SklearnRepurposer
+from .validation import InvalidParameterError, check_number
 
 #: lbfgs iterations; raised from scikit-learn's 100 because deep features are unscaled.
 _MAX_ITERATIONS = 1000
@@ -24,8 +25,11 @@ class LrRepurposer(SklearnRepurposer):
     def __init__(self, source_model, feature_layer_names, context_function=mx.context.cpu, num_devices=1,
                  tol=1e-4, c=1.0, n_jobs=-1):
         super().__init__(source_model, feature_layer_names, context_function, num_devices)
-        self.tol = tol
-        self.c = c
+        self.tol = check_number('tol', tol)
+        self.c = check_number('c', c)
+        if n_jobs is not None and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0):
+            raise InvalidParameterError('n_jobs must be None or a non-zero int (-1: all cores), got {!r}'.format(
+                n_jobs))
         self.n_jobs = n_jobs
 
     def get_params(self):

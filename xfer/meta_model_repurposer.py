@@ -6,11 +6,12 @@ from collections import OrderedDict
 import mxnet as mx
 import numpy as np
 
-from . import transferability
+from . import transferability, validation
 from .data import as_data_iter
 from .distributed import job
 from .meta_model_data import MetaModelData
 from .model_handler import ModelHandler, as_module
+from .model_handler.exceptions import ModelArchitectureError
 from .repurposer import Repurposer
 from .serialization import SavedFileError, require
 
@@ -28,7 +29,8 @@ class MetaModelRepurposer(Repurposer):
     ``_train_model_from_features(features, labels, feature_indices_per_layer)`` returns the
     trained meta-model, ``_predict_probability_from_features(features)`` and
     ``_predict_label_from_features(features)`` use it, and ``serialize(file_prefix)`` /
-    ``deserialize(input_dict)`` save and restore it.
+    ``deserialize(input_dict)`` save and restore it. Implementing ``_trained_feature_count()``
+    also lets predictions on features of another width fail clearly.
 
     Parameters
     ----------
@@ -66,12 +68,11 @@ class MetaModelRepurposer(Repurposer):
         the meta-model, once; the other workers end without one.
         """
         train_iterator = as_data_iter(train_iterator)
+        validation.check_labels_provided(train_iterator, 'training', 'a meta-model')
         names = self.selected_feature_layer_names
         if self._auto_layer_count:
             names = transferability.candidate_layers(self._model_handler, skip_superseded=True)
         outputs, labels = self._model_handler.get_layer_output(train_iterator, names)
-        if labels is None:
-            raise ValueError('The training iterator provides no labels: a meta-model needs them')
         self.provide_data = list(train_iterator.provide_data)
         self.provide_label = list(train_iterator.provide_label)
         if job.in_job():
@@ -80,6 +81,7 @@ class MetaModelRepurposer(Repurposer):
             if job.rank() != 0:
                 self._fitted_on_rank_zero = True
                 return
+        validation.check_several_classes(labels)
         if self._auto_layer_count:
             outputs = self._best_layers(outputs, labels)
         data = _meta_model_data(outputs, labels)
@@ -87,20 +89,39 @@ class MetaModelRepurposer(Repurposer):
                                                             data.feature_indices_per_layer)
 
     def predict_probability(self, test_iterator):
-        self._check_fitted()
-        return self._predict_probability_from_features(self.get_features_from_source_model(test_iterator).features)
+        return self._predict_probability_from_features(self._test_features(test_iterator))
 
     def predict_label(self, test_iterator):
+        return self._predict_label_from_features(self._test_features(test_iterator))
+
+    def _test_features(self, test_iterator):
+        """Features of the test data, checked to be as wide as those the meta-model was trained on.
+
+        Data of another shape than the training data are not refused up front (a network that
+        pools globally reads any image size), but when the source network cannot read them the
+        error names both shapes.
+        """
         self._check_fitted()
-        return self._predict_label_from_features(self.get_features_from_source_model(test_iterator).features)
+        test_iterator = as_data_iter(test_iterator)
+        try:
+            features = self.get_features_from_source_model(test_iterator).features
+        except ModelArchitectureError:
+            validation.check_sample_shape(test_iterator, self.provide_data)
+            raise
+        validation.check_feature_count(features, self._trained_feature_count(), self.selected_feature_layer_names)
+        return features
+
+    def _trained_feature_count(self):
+        """Columns of the features the meta-model was trained on; None when unknown (nothing checked)."""
+        return None
 
     def get_features_from_source_model(self, data_iterator):
         """One pass of the data through the source network: :class:`MetaModelData` of the feature layers."""
         if self.selected_feature_layer_names is None:
             raise ValueError("The feature layers are chosen ('{}') when repurpose runs: call "
                              "repurpose(train_iterator) first".format(self.feature_layer_names))
-        return _meta_model_data(*self._model_handler.get_layer_output(data_iterator,
-                                                                      self.selected_feature_layer_names))
+        outputs, labels = self._model_handler.get_layer_output(data_iterator, self.selected_feature_layer_names)
+        return _meta_model_data(outputs, labels)
 
     def _best_layers(self, outputs, labels):
         """Of the candidate layers' ``outputs``, the best by LogME on ``labels``, best first."""
@@ -148,9 +169,11 @@ class MetaModelRepurposer(Repurposer):
 
 
 def _meta_model_data(outputs, labels):
-    """:class:`MetaModelData` of per-layer outputs: their columns side by side, and where each layer's are."""
+    """:class:`MetaModelData` of per-layer outputs (checked finite): their columns side by side, and where
+    each layer's are."""
     indices, start = OrderedDict(), 0
     for name, output in outputs.items():
+        validation.check_finite(output, "The features of layer '{}'".format(name))
         indices[name] = np.arange(start, start + output.shape[1])
         start += output.shape[1]
     arrays = list(outputs.values())

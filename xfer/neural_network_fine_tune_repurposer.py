@@ -1,6 +1,7 @@
 """Fine-tuning: the source network up to a layer, a new output layer, all trained on the target."""
 import mxnet as mx
 
+from . import validation
 from .model_handler import ModelHandler
 from .neural_network_repurposer import NeuralNetworkRepurposer, classifier_head
 
@@ -33,8 +34,9 @@ class NeuralNetworkFineTuneRepurposer(NeuralNetworkRepurposer):
         super().__init__(source_model, context_function, num_devices, batch_size, num_epochs, optimizer,
                          optimizer_params, kvstore)
         self.transfer_layer_name = transfer_layer_name
-        self.target_class_count = target_class_count
-        self.transferred_learning_rate_multiplier = transferred_learning_rate_multiplier
+        self.target_class_count = validation.check_target_class_count(target_class_count)
+        self.transferred_learning_rate_multiplier = validation.check_number(
+            'transferred_learning_rate_multiplier', transferred_learning_rate_multiplier, inclusive=True)
         _check_stages(unfreeze_stages)
         self.unfreeze_stages = unfreeze_stages
 

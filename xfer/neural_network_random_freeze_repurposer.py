@@ -1,6 +1,7 @@
 """Fine-tuning with chosen layers frozen and others re-initialised."""
 import mxnet as mx
 
+from . import validation
 from .model_handler import ModelHandler
 from .neural_network_repurposer import NeuralNetworkRepurposer, classifier_head
 
@@ -30,11 +31,12 @@ class NeuralNetworkRandomFreezeRepurposer(NeuralNetworkRepurposer):
         for name, layers in (('fixed_layers', fixed_layers), ('random_layers', random_layers)):
             if not isinstance(layers, list):
                 raise TypeError('{} must be a list of layer names, got {}'.format(name, type(layers).__name__))
-        self.target_class_count = target_class_count
+        self.target_class_count = validation.check_target_class_count(target_class_count)
         self.fixed_layers = fixed_layers
         self.random_layers = random_layers
-        self.num_layers_to_drop = num_layers_to_drop
-        self.transferred_learning_rate_multiplier = transferred_learning_rate_multiplier
+        self.num_layers_to_drop = validation.check_integer('num_layers_to_drop', num_layers_to_drop)
+        self.transferred_learning_rate_multiplier = validation.check_number(
+            'transferred_learning_rate_multiplier', transferred_learning_rate_multiplier, inclusive=True)
 
     def get_params(self):
         return dict(super().get_params(), target_class_count=self.target_class_count, fixed_layers=self.fixed_layers,

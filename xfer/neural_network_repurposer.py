@@ -6,7 +6,7 @@ from abc import abstractmethod
 import mxnet as mx
 import numpy as np
 
-from . import serialization
+from . import serialization, validation
 from .data import as_data_iter
 from .distributed import job, training
 from .model_handler import as_module, consts
@@ -62,16 +62,19 @@ class NeuralNetworkRepurposer(Repurposer):
 
     save_source_model_default = False
     not_fitted_error = TypeError
+    #: Classes of the target task (set by subclasses); training labels must lie in ``0..target_class_count-1``.
+    target_class_count = None
 
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1, batch_size=64, num_epochs=5,
                  optimizer='sgd', optimizer_params=None, kvstore='device'):
         super().__init__(source_model, context_function, num_devices)
         job.check_kvstore(kvstore)
         self.kvstore = kvstore
-        self.batch_size = batch_size
-        self.num_epochs = num_epochs
+        self.batch_size = validation.check_integer('batch_size', batch_size)
+        self.num_epochs = validation.check_integer('num_epochs', num_epochs)
         self.optimizer = optimizer
         self.optimizer_params = dict(DEFAULT_OPTIMIZER_PARAMS) if optimizer_params is None else optimizer_params
+        validation.check_optimizer(self.optimizer, self.optimizer_params)
         self.history = {}
         self.best_epoch = None
 
@@ -90,16 +93,28 @@ class NeuralNetworkRepurposer(Repurposer):
         validation_iterator : same kinds as ``train_iterator``, optional
             Scored after every epoch; the params of the epoch with the best validation accuracy are kept.
         patience : int, optional
-            With a validation iterator, stop once the accuracy has not improved for this many epochs.
+            With a validation iterator, stop once the accuracy has not improved for this many epochs (>= 1).
         show_progress : bool, optional
             Progress bar over epochs; by default only in a terminal or notebook.
+
+        Notes
+        -----
+        Before training, the labels are read once and checked (whole numbers in
+        ``0..target_class_count-1``, at least two classes); every batch's data are checked for
+        NaN and infinity as they are read (see :mod:`xfer.validation`).
         """
         as_module(self.source_model)
-        train_iterator = as_data_iter(train_iterator, batch_size=self.batch_size)
-        if validation_iterator is not None:
-            validation_iterator = as_data_iter(validation_iterator, batch_size=self.batch_size)
+        validation.check_patience(patience)
         if patience is not None and validation_iterator is None:
             raise ValueError('patience={} needs a validation_iterator to watch'.format(patience))
+        train_iterator = validation.checked_iterator(as_data_iter(train_iterator, batch_size=self.batch_size),
+                                                     self.target_class_count)
+        validation.check_labels_provided(train_iterator, 'training', 'a target network')
+        validation.check_training_labels(train_iterator, self.target_class_count)
+        if validation_iterator is not None:
+            validation_iterator = validation.checked_iterator(
+                as_data_iter(validation_iterator, batch_size=self.batch_size), self.target_class_count)
+            validation.check_labels_provided(validation_iterator, 'validation', 'scoring each epoch')
         monitor = TrainingMonitor(self._total_epochs(), validation_iterator, patience, show_progress,
                                   across_workers=job.is_distributed(self.kvstore))
         try:
@@ -118,10 +133,13 @@ class NeuralNetworkRepurposer(Repurposer):
 
     def predict_probability(self, test_iterator):
         self._check_fitted()
-        test_iterator = as_data_iter(test_iterator, batch_size=self.batch_size)
+        test_iterator = validation.checked_iterator(as_data_iter(test_iterator, batch_size=self.batch_size))
+        validation.check_sample_shape(test_iterator, self.provide_data)
+        batch = test_iterator.provide_data[0].shape[0]
+        labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]
+        if labels and not test_iterator.provide_label:
+            test_iterator = _PlaceholderLabels(test_iterator, labels)
         if not self.target_model.binded:
-            batch = test_iterator.provide_data[0].shape[0]
-            labels = [mx.io.DataDesc(label.name, (batch,) + tuple(label.shape[1:])) for label in self.provide_label]
             self.target_model.bind(data_shapes=test_iterator.provide_data, label_shapes=labels or None,
                                    for_training=False)
         return self.target_model.predict(test_iterator).asnumpy()
@@ -171,6 +189,26 @@ class NeuralNetworkRepurposer(Repurposer):
                        initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
                        batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
                        epoch_end_callback=epoch_end + [monitor.epoch_end])
+
+
+class _PlaceholderLabels(mx.io.DataIter):
+    """A test iterator without labels, given zero labels: the target network's output layer reads a label
+    (unused when predicting), and MXNet cannot run it without one."""
+
+    def __init__(self, iterator, label_descriptions):
+        super().__init__(iterator.provide_data[0].shape[0])
+        self.iterator = iterator
+        self.provide_data = iterator.provide_data
+        self.provide_label = label_descriptions
+
+    def reset(self):
+        self.iterator.reset()
+
+    def next(self):
+        batch = self.iterator.next()
+        rows = batch.data[0].shape[0]
+        labels = [mx.nd.zeros((rows,) + tuple(label.shape[1:])) for label in self.provide_label]
+        return mx.io.DataBatch(batch.data, labels, pad=batch.pad)
 
 
 def classifier_head(train_iterator, target_class_count):

@@ -11,6 +11,7 @@ from .model_handler import ModelHandler, as_module
 from .model_handler.fingerprint import fingerprint_differences, network_fingerprint
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
+from .validation import check_integer
 
 
 class Repurposer(ABC):
@@ -41,7 +42,7 @@ class Repurposer(ABC):
     def __init__(self, source_model, context_function=mx.context.cpu, num_devices=1):
         self.source_model = source_model
         self.context_function = as_context_function(context_function)
-        self.num_devices = num_devices
+        self.num_devices = check_integer('num_devices', num_devices)
         self.target_model = None
         self.provide_data = None
         self.provide_label = None

@@ -19,6 +19,9 @@ class SklearnRepurposer(MetaModelRepurposer):
     def _train_model_from_features(self, features, labels, feature_indices_per_layer=None):
         return self._new_model().fit(features, labels)
 
+    def _trained_feature_count(self):
+        return int(self.target_model.n_features_in_)
+
     def _predict_probability_from_features(self, features):
         return self.target_model.predict_proba(features)
 

@@ -3,6 +3,10 @@ import mxnet as mx
 from sklearn.svm import SVC
 
 from .sklearn_repurposer import SklearnRepurposer
+from .validation import InvalidParameterError, check_choice, check_number
+
+#: Kernels of scikit-learn's ``SVC`` that need no callable.
+KERNELS = ('linear', 'poly', 'rbf', 'sigmoid')
 
 
 class SvmRepurposer(SklearnRepurposer):
@@ -23,9 +27,12 @@ class SvmRepurposer(SklearnRepurposer):
     def __init__(self, source_model, feature_layer_names, context_function=mx.context.cpu, num_devices=1,
                  c=1.0, kernel='linear', gamma='auto', enable_probability_estimates=False):
         super().__init__(source_model, feature_layer_names, context_function, num_devices)
-        self.c = c
-        self.kernel = kernel
-        self.gamma = gamma
+        self.c = check_number('c', c)
+        self.kernel = check_choice('kernel', kernel, KERNELS)
+        self.gamma = gamma if gamma in ('auto', 'scale') else check_number("gamma (or 'auto' / 'scale')", gamma)
+        if not isinstance(enable_probability_estimates, bool):
+            raise InvalidParameterError('enable_probability_estimates must be True or False, got {!r}'.format(
+                enable_probability_estimates))
         self.enable_probability_estimates = enable_probability_estimates
 
     def get_params(self):

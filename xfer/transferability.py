@@ -18,6 +18,7 @@ import scipy.special
 
 from .data import as_data_iter
 from .model_handler import ModelHandler, consts
+from .validation import check_finite
 
 #: Layer types :func:`rank_layers` scores when no layers are named.
 FEATURE_LAYER_TYPES = (consts.CONVOLUTION, consts.POOLING, consts.FULLY_CONNECTED, consts.ACTIVATION,
@@ -502,7 +503,7 @@ def _checked_features(features):
         raise ValueError('features must be 2-D (n_samples, n_features), got shape {}'.format(features.shape))
     if features.shape[0] < 2 or features.shape[1] < 1:
         raise ValueError('features need at least 2 samples and 1 feature, got shape {}'.format(features.shape))
-    _check_finite(features, 'features')
+    check_finite(features, 'features')
     return features
 
 
@@ -512,7 +513,7 @@ def _checked_probabilities(probabilities):
     if probabilities.ndim != 2 or 0 in probabilities.shape:
         raise ValueError('source_probabilities must be 2-D (n_samples, n_source_classes) and non-empty, got '
                          'shape {}'.format(probabilities.shape))
-    _check_finite(probabilities, 'source_probabilities')
+    check_finite(probabilities, 'source_probabilities')
     if np.any(probabilities < 0):
         row, column = np.argwhere(probabilities < 0)[0]
         raise ValueError('source_probabilities must be >= 0, got {} at row {}, column {}'.format(
@@ -553,9 +554,3 @@ def _real_array(values, name):
         raise TypeError('{} must hold real numbers, got dtype {}'.format(name, array.dtype))
     return array.astype(float)
 
-
-def _check_finite(array, name):
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise ValueError('{} contain {} non-finite values (NaN or inf), the first at {}'.format(
-            name, int(bad.sum()), tuple(int(index) for index in np.argwhere(bad)[0])))

@@ -60,7 +60,7 @@ def test_constructor_rejects_unknown_data_name(lenet_module):
 
 @pytest.mark.parametrize('num_devices', [0, -1, 1.5, True])
 def test_constructor_rejects_bad_device_count(lenet_module, num_devices):
-    with pytest.raises(ValueError, match='num_devices must be a positive int'):
+    with pytest.raises(ValueError, match='num_devices must be an integer of at least 1'):
         ModelHandler(lenet_module, num_devices=num_devices)
 
 

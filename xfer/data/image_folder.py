@@ -4,6 +4,7 @@ import os
 import mxnet as mx
 import numpy as np
 
+from .. import validation
 from .sharding import shard_indices
 
 #: File name endings :func:`from_image_folder` reads (any case); other files are skipped.
@@ -35,8 +36,9 @@ def from_image_folder(root, image_size, batch_size, shuffle=False, num_parts=1, 
         every worker sees every class), see :func:`~xfer.data.shard_indices`.
     data_name, label_name : str
         Names under which the network reads the data and the labels.
-    last_batch_handle : {'pad', 'discard', 'roll_over'}, default 'pad'
+    last_batch_handle : {'pad', 'discard'}, default 'pad'
         As in ``ImageIter``; xfer removes the padding of the last batch from its results.
+        ``'roll_over'`` is refused: it moves rows between passes (see :mod:`xfer.validation`).
 
     Returns
     -------
@@ -46,6 +48,7 @@ def from_image_folder(root, image_size, batch_size, shuffle=False, num_parts=1, 
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
         raise ValueError('image_size must be a positive int (the side of a square image), got {!r}'.format(
             image_size))
+    validation.check_choice('last_batch_handle', last_batch_handle, validation.SUPPORTED_LAST_BATCH_HANDLES)
     class_names = _class_names(root)
     images = [[float(label), os.path.join(name, file_name)]
               for label, name in enumerate(class_names) for file_name in _image_files(root, name)]

@@ -5,6 +5,7 @@ import numpy as np
 from .data_loader_iter import DataLoaderIter
 from .described_iter import DescribedIter
 from .sharding import shard_indices
+from .. import validation
 
 #: Batch size of iterators built from numpy arrays when none is given.
 DEFAULT_BATCH_SIZE = 64
@@ -29,8 +30,14 @@ def from_numpy(X, y=None, batch_size=DEFAULT_BATCH_SIZE, shuffle=False, num_part
         Read only shard ``part_index`` of ``num_parts``, see :func:`shard_indices` (strided).
     data_name, label_name : str
         Names under which the network reads the data and the labels.
-    last_batch_handle : {'pad', 'discard', 'roll_over'}, default 'pad'
+    last_batch_handle : {'pad', 'discard'}, default 'pad'
         As in ``NDArrayIter``; xfer removes the padding of the last batch from its results.
+        ``'roll_over'`` is refused: it moves rows between passes (see :mod:`xfer.validation`).
+
+    Raises
+    ------
+    xfer.validation.InvalidInputError
+        For NaN or infinity in ``X`` or ``y``, or labels that are not whole numbers below 2**24.
 
     Returns
     -------
@@ -43,13 +50,17 @@ def from_numpy(X, y=None, batch_size=DEFAULT_BATCH_SIZE, shuffle=False, num_part
         y = _checked_array(y, 'y')
         if y.shape != (len(X),):
             raise ValueError('y must have shape ({},), one class per sample of X, got {}'.format(len(X), y.shape))
+        validation.checked_labels(y, 'y')
+    validation.check_choice('last_batch_handle', last_batch_handle, validation.SUPPORTED_LAST_BATCH_HANDLES)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError('batch_size must be a positive int, got {!r}'.format(batch_size))
     part = shard_indices(len(X), num_parts, part_index)
     if num_parts > 1:
         X, y = X[part], (None if y is None else y[part])
     labels = None if y is None else y.astype(np.float32)
-    return mx.io.NDArrayIter(X.astype(np.float32, copy=False), labels, batch_size=int(batch_size),
+    X = X.astype(np.float32, copy=False)
+    validation.check_finite(X, 'X')
+    return mx.io.NDArrayIter(X, labels, batch_size=int(batch_size),
                              shuffle=shuffle, last_batch_handle=last_batch_handle, data_name=data_name,
                              label_name=label_name)
 

@@ -1,10 +1,12 @@
 """Inspect, edit and run an MXNet network: the tool every repurposer is built on."""
 import contextlib
+import re
 from collections import OrderedDict
 
 import mxnet as mx
 import numpy as np
 
+from .. import validation
 from ..data import as_data_iter
 from . import consts
 from .exceptions import ModelArchitectureError, ModelError
@@ -122,6 +124,7 @@ class ModelHandler:
         :meth:`get_module` call, ``partly`` when only some were, ``-`` for layers with no params.
         """
         print_fn = print_fn or print
+        validation.check_data_shape(self, data_shape)
         rows = self._summary_rows(tuple(data_shape))
         header = ('Layer', 'Type', 'Output shape', 'Params', 'Trainable')
         widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
@@ -135,6 +138,19 @@ class ModelHandler:
         total = sum(row[3] for row in rows)
         frozen = sum(row[3] for row in rows if row[4] == 'no')
         print_fn('Total params: {:,}  (trainable: {:,}, frozen: {:,})'.format(total, total - frozen, frozen))
+
+    def data_shape_problem(self, data_shape):
+        """Why the network cannot read data of ``data_shape`` (batch axis first); None when it can.
+
+        Asks the graph's shape inference only, e.g. for ``(1, 784)`` into a convolution:
+        ``"layer 'conv1' (Convolution) reads data of shape (batch, 1, height, width); ..."``.
+        Whether the trained params then fit is checked when the network is bound.
+        """
+        try:
+            self.symbol.infer_shape_partial(**{self.data_name: tuple(data_shape)})
+        except mx.base.MXNetError as error:
+            return self._inference_failure(str(error))
+        return None
 
     # -------------------------------------------------------------------------------- editing
     def drop_layer_top(self, num_layers_to_drop=1):
@@ -239,7 +255,7 @@ class ModelHandler:
         expected = _parameter_shapes(symbol, data_shapes + label_shapes)
         arg_params = {k: v for k, v in self.arg_params.items() if k not in random}
         aux_params = {k: v for k, v in self.aux_params.items() if k not in random}
-        _check_parameter_shapes(expected, dict(arg_params, **aux_params), required=())
+        _check_parameter_shapes(expected, dict(arg_params, **aux_params), required=(), data_shapes=data_shapes)
         module = mx.mod.Module(symbol, data_names=[d.name for d in data_shapes],
                                label_names=[l.name for l in label_shapes], context=self._contexts(),
                                fixed_param_names=sorted(fixed & set(symbol.list_arguments())))
@@ -274,7 +290,8 @@ class ModelHandler:
             graph.layer_id(name)
         module, expected = self._feature_module(data_iterator, layer_names)
         needed = set(expected) - {d.name for d in data_iterator.provide_data + data_iterator.provide_label}
-        _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed)
+        _check_parameter_shapes(expected, dict(self.arg_params, **self.aux_params), required=needed,
+                                data_shapes=data_iterator.provide_data)
         module.set_params(self.arg_params, self.aux_params, allow_extra=True, force_init=True)
         return _collect_outputs(module, data_iterator, layer_names)
 
@@ -286,6 +303,7 @@ class ModelHandler:
         return self._graph_cache
 
     def _contexts(self):
+        validation.check_context(self.context_function, self.num_devices)
         return [self.context_function(i) for i in range(self.num_devices)]
 
     def _argument_parameter_names(self, symbol):
@@ -315,12 +333,27 @@ class ModelHandler:
 
     def _as_iterator(self, data):
         """``data`` as a DataIter (see :func:`xfer.data.as_data_iter`) that provides the network's data input."""
-        iterator = as_data_iter(data)
-        data_names = [d.name for d in iterator.provide_data]
-        if self.data_name not in data_names:
+        iterator = validation.checked_iterator(as_data_iter(data))
+        shapes = {d.name: d.shape for d in iterator.provide_data}
+        if self.data_name not in shapes:
             raise ValueError("The iterator provides data named {} but the network reads '{}'".format(
-                data_names, self.data_name))
+                list(shapes), self.data_name))
+        validation.check_data_shape(self, shapes[self.data_name])
         return iterator
+
+    def _inference_failure(self, message):
+        """The layer that MXNet's shape inference ``message`` blames, what it reads, and MXNet's reason."""
+        found = re.search(r'Error in operator (\S+?): .*?Check failed: ([^\n]*)', message)
+        if not found or found.group(1) not in self.layer_names:
+            return 'MXNet cannot infer the shapes: {}'.format(message.strip().splitlines()[-1])
+        layer, reason = found.groups()
+        layer_type = self.get_layer_type(layer)
+        weight = self.arg_params.get(layer + '_weight')
+        reads = ''
+        if layer_type == consts.CONVOLUTION and weight is not None:
+            reads = ' reads data of shape (batch, {}, {})'.format(
+                weight.shape[1], ', '.join(['height', 'width', 'depth'][:weight.ndim - 2]))
+        return "layer '{}' ({}){}; MXNet says: {}".format(layer, layer_type, reads, reason.strip())
 
     def _checked_new_layers(self, layer_list):
         """The symbols of ``layer_list`` (one symbol, as Xfer 1.1 took, or a list) after checking types and
@@ -405,8 +438,7 @@ def _checked_multipliers(multipliers, known):
 def _check_device_arguments(context_function, num_devices):
     if not callable(context_function):
         raise TypeError('context_function must be mx.cpu or mx.gpu, got {!r}'.format(context_function))
-    if not isinstance(num_devices, (int, np.integer)) or isinstance(num_devices, bool) or num_devices < 1:
-        raise ValueError('num_devices must be a positive int, got {!r}'.format(num_devices))
+    validation.check_integer('num_devices', num_devices)
 
 
 def _check_is_list(value, name):
@@ -471,16 +503,18 @@ def _parameter_shapes(symbol, input_descriptions, partial=False):
     return dict(zip(symbol.list_arguments() + symbol.list_auxiliary_states(), arg_shapes + aux_shapes))
 
 
-def _check_parameter_shapes(expected, params, required):
-    """Raise ModelArchitectureError for a required param that is missing or a param of the wrong shape."""
+def _check_parameter_shapes(expected, params, required, data_shapes):
+    """Raise ModelArchitectureError for a required param that is missing or a param of the wrong shape
+    (which data of another shape than the network was trained on also cause: the message names them)."""
     missing = sorted(name for name in required if name not in params)
     if missing:
         raise ModelArchitectureError('The network needs params {} that the handler does not have'.format(
             missing))
     for name, value in params.items():
         if name in expected and tuple(value.shape) != tuple(expected[name]):
-            raise ModelArchitectureError("Param '{}' has shape {} but the network needs shape {}".format(
-                name, tuple(value.shape), tuple(expected[name])))
+            raise ModelArchitectureError("Param '{}' has shape {} but the network needs shape {} for data of shape "
+                                         "{}".format(name, tuple(value.shape), tuple(expected[name]),
+                                                     ', '.join(str(tuple(d.shape)) for d in data_shapes)))
 
 
 def _collect_outputs(module, iterator, layer_names):
