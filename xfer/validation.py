@@ -235,16 +235,24 @@ class CheckedIter(mx.io.DataIter):
                                         'reset); give it at least one sample') from None
             raise
         self._batches_read += 1
+        real = _real_rows(batch)  # the padding of a last batch may hold anything: it is never used
         for description, array in zip(self.provide_data, batch.data):
-            _check_finite_ndarray(array, "The data '{}' of batch {}".format(description.name, self._batches_read))
+            _check_finite_ndarray(array[:real], "The data '{}' of batch {}".format(description.name,
+                                                                                  self._batches_read))
         for array in batch.label or []:
-            checked_labels(array.asnumpy(), 'The labels of batch {}'.format(self._batches_read), self.class_count)
+            checked_labels(array[:real].asnumpy(), 'The labels of batch {}'.format(self._batches_read),
+                           self.class_count)
         return batch
 
     def __getattr__(self, name):
         if name == 'iterator':  # not set yet: avoid recursing while initialising
             raise AttributeError(name)
         return getattr(self.iterator, name)
+
+
+def _real_rows(batch):
+    """How many rows of ``batch`` are samples rather than the padding of a last batch."""
+    return batch.data[0].shape[0] - (batch.pad or 0)
 
 
 def _check_finite_ndarray(array, name):

@@ -400,3 +400,31 @@ def test_a_fine_tuned_network_predicts_data_without_labels(lenet_module, digits,
     loaded = xfer.load(str(tmp_path / 'tuned'), source_model=lenet_module)
     np.testing.assert_allclose(loaded.predict_probability(mx.io.NDArrayIter(images[:7], batch_size=5)),
                                with_labels, rtol=1e-4, atol=1e-6)
+
+
+class _PaddedWithGarbage(mx.io.DataIter):
+    """One batch of 4 rows whose last 2 are padding filled with NaN, as some readers leave them."""
+
+    def __init__(self):
+        super().__init__(4)
+        self.provide_data = [mx.io.DataDesc('data', (4, 3))]
+        self.provide_label = [mx.io.DataDesc('softmax_label', (4,))]
+        self._done = False
+
+    def reset(self):
+        self._done = False
+
+    def next(self):
+        if self._done:
+            raise StopIteration
+        self._done = True
+        data = mx.nd.array([[1, 2, 3], [4, 5, 6], [np.nan] * 3, [np.nan] * 3])
+        return mx.io.DataBatch([data], [mx.nd.array([0, 1, np.nan, np.nan])], pad=2)
+
+
+def test_the_padding_of_a_last_batch_is_not_checked():
+    checked = validation.checked_iterator(_PaddedWithGarbage(), class_count=2)
+    batch = checked.next()
+    assert batch.pad == 2
+    with pytest.raises(StopIteration):
+        checked.next()
