@@ -149,12 +149,12 @@ def test_meta_gradient_before_any_task_is_an_error():
         leap.end_task()
     with pytest.raises(RuntimeError, match='update\\(\\) before start_task\\(\\)'):
         leap.update(1.0)
-    with pytest.raises(ValueError, match='window must be a positive integer, got 0'):
+    with pytest.raises(ValueError, match='window must be an integer of at least 1, got 0'):
         Leap(small_network(), window=0)
 
 
 def test_update_before_start_task_and_a_bad_window_are_errors():
     with pytest.raises(RuntimeError, match=r'update\(\) before start_task\(\)'):
         Leap(small_network()).update(1.0)
-    with pytest.raises(ValueError, match='window must be a positive integer, got 0'):
+    with pytest.raises(ValueError, match='window must be an integer of at least 1, got 0'):
         Leap(small_network(), window=0)

@@ -202,7 +202,7 @@ def test_loading_a_bad_file_names_it(tmp_path):
 def test_bad_inputs_get_clear_errors():
     with pytest.raises(TypeError, match='model must be an mxnet.gluon.Block .* got Module'):
         LeapMetaRepurposer(mx.mod.Module(mx.sym.Variable('data'), label_names=None), 1, 1)
-    with pytest.raises(ValueError, match='num_meta_steps must be a positive integer, got 0'):
+    with pytest.raises(ValueError, match='num_meta_steps must be an integer of at least 1, got 0'):
         LeapMetaRepurposer(small_network(), 0, 1)
     lmr = repurposer(small_network())
     with pytest.raises(ValueError, match='train_tasks is empty'):
@@ -220,7 +220,7 @@ def test_bad_inputs_get_clear_errors():
         lmr.repurpose(['not a batch'])
     with pytest.raises(TypeError, match='train_tasks must be a list of tasks'):
         lmr.repurpose(good)
-    with pytest.raises(ValueError, match='meta_batch_size must be a positive integer'):
+    with pytest.raises(ValueError, match='meta_batch_size must be an integer of at least 1'):
         lmr.repurpose([good], meta_batch_size=0)
     uninitialised = gluon.nn.Dense(1)
     with pytest.raises(ValueError, match='call model.initialize'):

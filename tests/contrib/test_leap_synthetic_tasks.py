@@ -45,7 +45,7 @@ def test_image_class_tasks_bad_arguments():
         image_class_tasks(images, labels, 1, num_ways=2, num_per_class=5)
     with pytest.raises(ValueError, match=r'classes \[7\] do not occur in labels'):
         image_class_tasks(images, labels, 1, num_ways=2, num_per_class=2, classes=[0, 7])
-    with pytest.raises(ValueError, match='num_tasks must be a positive integer, got 0'):
+    with pytest.raises(ValueError, match='num_tasks must be an integer of at least 1, got 0'):
         sinusoid_tasks(0)
 
 

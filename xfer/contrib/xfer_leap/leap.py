@@ -2,6 +2,8 @@
 import mxnet as mx
 import numpy as np
 
+from ...validation import check_integer
+
 _SMALLEST_LENGTH = 1e-12  # a step that moved nothing adds nothing (instead of 0 / 0)
 
 
@@ -65,9 +67,7 @@ class Leap:
         self.initialisation = [_initialised_data(param).copy() for param in self._params]
         optimizer_params = {'learning_rate': 0.01} if meta_optimizer_params is None else dict(meta_optimizer_params)
         self._meta_updater = mx.optimizer.get_updater(mx.optimizer.create(meta_optimizer, **optimizer_params))
-        if not isinstance(window, int) or window < 1:
-            raise ValueError('window must be a positive integer, got {!r}'.format(window))
-        self.window = window
+        self.window = check_integer('window', window)
         self._size = sum(int(np.prod(self.initialisation[index].shape)) for index in self._trainable)
         self._gradient_sum = None
         self.num_tasks = 0

@@ -8,6 +8,7 @@ from mxnet import gluon
 from tqdm.auto import tqdm
 
 from ...serialization import SavedFileError, commit_save, companion_prefix, read_json, require, staged_save
+from ...validation import check_integer
 from .leap import Leap
 from .meta_logger import MetaLogger
 from .task import Task, as_tasks
@@ -73,8 +74,8 @@ class LeapMetaRepurposer:
         if not isinstance(model, gluon.Block):
             raise TypeError('model must be an mxnet.gluon.Block (a Gluon network), got {}: convert a Module '
                             'or symbol into a gluon.SymbolBlock first'.format(type(model).__name__))
-        _check_count(num_meta_steps, 'num_meta_steps')
-        _check_count(num_epochs, 'num_epochs')
+        check_integer('num_meta_steps', num_meta_steps)
+        check_integer('num_epochs', num_epochs)
         self.model = model
         self.num_meta_steps = num_meta_steps
         self.num_epochs = num_epochs
@@ -110,7 +111,7 @@ class LeapMetaRepurposer:
         """
         tasks = as_tasks(train_tasks)
         meta_batch_size = len(tasks) if meta_batch_size is None else meta_batch_size
-        _check_count(meta_batch_size, 'meta_batch_size')
+        check_integer('meta_batch_size', meta_batch_size)
         context = self._context()
         loss_function = self.loss_class()
         for task in tasks:
@@ -146,7 +147,7 @@ class LeapMetaRepurposer:
         mxnet.gluon.Block, or (Block, list of float) with ``return_losses``
         """
         num_epochs = self.num_epochs if num_epochs is None else num_epochs
-        _check_count(num_epochs, 'num_epochs')
+        check_integer('num_epochs', num_epochs)
         task = task if isinstance(task, Task) else Task(task, 0)
         context, loss_function = self._context(), self.loss_class()
         _check_task_fits(self.model, loss_function, task, context)
@@ -285,7 +286,3 @@ def _check_task_fits(model, loss_function, task, context):
         raise ValueError('task {}: the loss gives {} values for a batch of {}: check the label shape {}'.format(
             task.index, losses.shape[0], data.shape[0], label.shape))
 
-
-def _check_count(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError('{} must be a positive integer, got {!r}'.format(name, value))

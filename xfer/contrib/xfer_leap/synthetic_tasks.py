@@ -6,6 +6,7 @@ so the same seed gives the same tasks whatever MXNet's random state.
 import numpy as np
 
 from ...data import datasets
+from ...validation import check_integer
 
 
 def sinusoid_tasks(num_tasks, num_points=10, amplitude_range=(0.1, 5.0), phase_range=(0.0, np.pi),
@@ -26,8 +27,8 @@ def sinusoid_tasks(num_tasks, num_points=10, amplitude_range=(0.1, 5.0), phase_r
     list of (numpy.ndarray, numpy.ndarray)
         float32 ``X`` and ``y``, both of shape (num_points, 1).
     """
-    _check_count(num_tasks, 'num_tasks')
-    _check_count(num_points, 'num_points')
+    check_integer('num_tasks', num_tasks)
+    check_integer('num_points', num_points)
     rng = np.random.default_rng(seed)
     tasks = []
     for _ in range(num_tasks):
@@ -60,8 +61,8 @@ def image_class_tasks(images, labels, num_tasks, num_ways=5, num_per_class=10, c
     list of (numpy.ndarray, numpy.ndarray)
         float32 ``X`` of shape (num_ways * num_per_class, ...) and float32 labels in [0, num_ways).
     """
-    _check_count(num_tasks, 'num_tasks')
-    _check_count(num_per_class, 'num_per_class')
+    check_integer('num_tasks', num_tasks)
+    check_integer('num_per_class', num_per_class)
     labels = np.asarray(labels)
     classes = np.unique(labels) if classes is None else np.asarray(list(classes))
     selected = datasets.split_by_class(labels, classes)
@@ -90,7 +91,3 @@ def split_task(task, num_train):
             len(features) - 1, len(features), num_train))
     return (features[:num_train], targets[:num_train]), (features[num_train:], targets[num_train:])
 
-
-def _check_count(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError('{} must be a positive integer, got {!r}'.format(name, value))
