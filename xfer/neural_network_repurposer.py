@@ -9,7 +9,7 @@ import numpy as np
 from . import serialization, validation
 from .data import as_data_iter
 from .distributed import job, training
-from .model_handler import as_module, consts
+from .model_handler import as_module, consts, naming
 from .repurposer import Repurposer
 from .training_monitor import StopTraining, TrainingMonitor
 
@@ -217,6 +217,6 @@ def classifier_head(train_iterator, target_class_count):
     if not train_iterator.provide_label:
         raise ValueError('The training iterator provides no labels: a target network needs them')
     label = train_iterator.provide_label[0].name
-    output = label[:-len(consts.LABEL_SUFFIX)] if label.endswith(consts.LABEL_SUFFIX) else label + '_output'
+    output = naming.output_name_for_label(label)
     return [mx.sym.FullyConnected(name=TARGET_LAYER_NAME, num_hidden=target_class_count),
             mx.sym.SoftmaxOutput(label=mx.sym.var(label), name=output)]

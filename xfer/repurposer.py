@@ -7,7 +7,7 @@ import mxnet as mx
 
 from . import serialization
 from .distributed import job
-from .model_handler import ModelHandler, as_module
+from .model_handler import ModelHandler, as_module, naming
 from .model_handler.fingerprint import fingerprint_differences, network_fingerprint
 from .serialization import SavedFileError, require
 from .utils import as_context_function, serialize_ctx_fn
@@ -146,7 +146,7 @@ class Repurposer(ABC):
 
     def _last_layer_name(self):
         """Name of the source network's output layer, recorded to spot a different source at load time."""
-        return as_module(self.source_model).symbol.list_outputs()[0].rsplit('_output', 1)[0]
+        return naming.output_layer_name(as_module(self.source_model).symbol)
 
     def _check_source(self, content, path, source_given):
         """Refuse a source network other than the one the saved repurposer was trained with.

@@ -30,7 +30,7 @@ import zlib
 import mxnet as mx
 import numpy as np
 
-from .model_handler import ModelHandler
+from .model_handler import ModelHandler, naming
 
 _ARRAY_KINDS = 'biuf'  # bool, signed and unsigned ints, floats: the only dtypes a file may ask for
 _JSON_SCALARS = (bool, int, float, str, type(None))
@@ -594,8 +594,7 @@ def load_module(prefix):
         raise SavedFileError(params_path, 'params cannot be read: {}'.format(_mxnet_reason(error))) from None
     if not isinstance(saved, dict) or not all(key[:4] in ('arg:', 'aux:') for key in saved):
         raise SavedFileError(params_path, "params cannot be read: expected names starting 'arg:' or 'aux:'")
-    labels = [name for name in symbol.list_arguments() if name.endswith('_label')]
-    module = mx.mod.Module(symbol, label_names=labels)
+    module = mx.mod.Module(symbol, label_names=naming.label_names(symbol))
     module._arg_params = {key[4:]: value for key, value in saved.items() if key.startswith('arg:')}
     module._aux_params = {key[4:]: value for key, value in saved.items() if key.startswith('aux:')}
     module.params_initialized = True
