@@ -198,7 +198,8 @@ def test_array_encoding_round_trips_exactly():
 
 #: The modules allowed to import pickle, each only for a restricted Unpickler with an allow-list:
 #: Xfer 1.1's BNN posterior files, and legacy PyTorch weight files of the model zoo.
-RESTRICTED_UNPICKLERS = ('serialization.py', os.path.join('model_zoo', 'torch_legacy_reader.py'))
+RESTRICTED_UNPICKLERS = (os.path.join('serialization', 'legacy_pickle.py'),
+                         os.path.join('model_zoo', 'torch_legacy_reader.py'))
 
 
 def test_no_pickle_eval_or_joblib_in_the_library():
