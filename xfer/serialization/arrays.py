@@ -19,6 +19,7 @@ _MAX_DEFLATE_RATIO = 1032
 
 
 def encode_array(array):
+    """A JSON-ready description of ``array`` (dtype, shape, values), read back by :func:`decode_array`."""
     array = np.asarray(array)
     return {'dtype': array.dtype.str, 'shape': list(array.shape), 'data': array.ravel().tolist()}
 
