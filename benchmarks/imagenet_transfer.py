@@ -8,9 +8,9 @@ top) measured the xfer way, against what a user could do without transfer:
   k-shot training features among ``candidate_layers(handler, skip_superseded=True)``;
 * ``pool LR``: the 1,280-d pooled head, the layer users reach for first;
 * ``best layer LR``: the best single layer in hindsight (highest test accuracy, per split) among the
-  block outputs (``_add`` and ``_project_conv`` candidates, and ``pool``) and the layer ``'auto'``
-  chose; the first blocks' expansion and depthwise convolutions are left out of this search to
-  keep the run short (their maps are 5-20 times larger);
+  block outputs (the ``_add`` sums, the ``_project_conv`` projections of blocks without a skip, and
+  ``pool``) and the layer ``'auto'`` chose; the first blocks' expansion and depthwise convolutions
+  are left out of this search to keep the run short (their maps are 5-20 times larger);
 * ``LeNet scratch``: the project's LeNet architecture (``tests/data/models/lenet_mnist04``) with
   every layer re-initialised and trained on the k-shot 28x28 images (``NeuralNetworkRandomFreezeRepurposer``,
   30 epochs of Adam at 1e-3, batch 16, as ``transfer_quality.py``);
@@ -32,7 +32,7 @@ Speed: ``get_layer_output(iterator, ['pool'])`` against a bare MXNet loop (a mod
 to ``pool``, each batch's output copied into a preallocated matrix), alternating, best of
 ``--repeats``, ratio from one run.
 
-    python benchmarks/imagenet_transfer.py                        # the full table, ~15-25 min on 2 cores
+    python benchmarks/imagenet_transfer.py                        # the full table, ~6-9 min on 2 cores
     python benchmarks/imagenet_transfer.py --shots 5 --draws 1    # quick check
 """
 import argparse
@@ -135,10 +135,18 @@ class TestFeatures:
 
 
 # ============================================================================ the table
+def hindsight_layers(handler):
+    """The layers searched for the best one in hindsight: the block outputs (sums where a skip rejoins, the
+    projections of blocks without one) and the pooled head, whichever layers 'auto' may choose from."""
+    inside_blocks = set(handler.get_layers_inside_residual_blocks())
+    return [name for name in transferability.candidate_layers(handler)
+            if name == POOLED_HEAD or (name.endswith(('_add', '_project_conv')) and name not in inside_blocks)]
+
+
 def evaluate(args, model):
     handler = ModelHandler(model)
     candidates = transferability.candidate_layers(handler, skip_superseded=True)
-    block_outputs = [name for name in candidates if name.endswith(('_add', '_project_conv')) or name == POOLED_HEAD]
+    block_outputs = hindsight_layers(handler)
     train_images, train_labels = datasets.load_fashion_mnist('train')
     test_images, test_labels = datasets.load_fashion_mnist('t10k')
     test = first_per_class(test_labels, TEST_PER_CLASS)
@@ -151,12 +159,13 @@ def evaluate(args, model):
         pool = first_per_class(train_labels, POOL_PER_CLASS, np.random.default_rng(draw))
         pool_images, pool_labels = train_images[pool], train_labels[pool]
         pool_features, _ = handler.get_layer_output(iterator(as_photos(pool_images, args.image_size), pool_labels),
-                                                    candidates)
+                                                    list(dict.fromkeys(candidates + block_outputs)))
         for k in args.shots:
             rows = k_shot(pool_labels, k)
             labels = pool_labels[rows]
             train_features = OrderedDict((name, output[rows]) for name, output in pool_features.items())
-            auto = transferability.rank_features(train_features, labels).names[0]
+            auto = transferability.rank_features(OrderedDict((name, train_features[name]) for name in candidates),
+                                                 labels).names[0]
             chosen[k].append(auto)
             tests = test_features(block_outputs + [auto])
 

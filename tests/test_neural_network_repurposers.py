@@ -95,6 +95,15 @@ def test_transferred_layers_move_a_tenth_as_far_with_multiplier_0_1(lenet_module
         assert tenth[name] / full[name] == pytest.approx(0.1, rel=0.02)
 
 
+def test_the_training_metrics_of_one_batch_epochs_are_numbers(lenet_module, digits_5_to_9):
+    # MXNet's Speedometer, also called after each batch, must not reset the metric the history reads.
+    images, labels = digits_5_to_9
+    repurposer = xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'fc1', 5, num_epochs=3, batch_size=20)
+    repurposer.repurpose(_iterator(images[:20], labels[:20]))
+    assert all(np.isfinite(repurposer.history['train_loss'])) and len(repurposer.history['train_loss']) == 3
+    assert all(0 <= accuracy <= 1 for accuracy in repurposer.history['train_accuracy'])
+
+
 def test_history_and_the_best_epoch_by_validation(lenet_module, digits_5_to_9):
     images, labels = digits_5_to_9
     repurposer = xfer.NeuralNetworkFineTuneRepurposer(lenet_module, 'fc1', 5, num_epochs=6, optimizer='adam',

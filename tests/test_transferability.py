@@ -269,6 +269,14 @@ def test_candidate_layers_can_skip_maps_that_are_only_pooled_later(lenet_module)
     assert candidate_layers(handler, skip_superseded=True) == ['pool1', 'pool2', 'flatten', 'fc1', 'act3', 'fc2']
 
 
+def test_candidate_layers_can_skip_outputs_that_only_a_batch_norm_reads(mlp_module):
+    handler = ModelHandler(mlp_module)
+    assert handler.get_layer_type('bn2') == 'BatchNorm' and handler.get_layers_reading('fc2') == ['bn2']
+    assert candidate_layers(handler) == ['flatten', 'fc1', 'act1', 'fc2', 'act2', 'fc3']
+    # act2, which reads bn2's normalised fc2, stays
+    assert candidate_layers(handler, skip_superseded=True) == ['flatten', 'fc1', 'act1', 'act2', 'fc3']
+
+
 def test_superseded_layers_are_those_only_pooled_or_joined_later():
     data = mx.sym.var('data')
     shared = mx.sym.Activation(mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name='conv_a'), act_type='relu',

@@ -187,7 +187,9 @@ class NeuralNetworkRepurposer(Repurposer):
                        optimizer_params=dict(self.optimizer_params), kvstore=kvstore, begin_epoch=first_epoch,
                        num_epoch=first_epoch + self.num_epochs, allow_missing=True,
                        initializer=mx.init.Xavier(**consts.XAVIER_ARGS),
-                       batch_end_callback=[monitor.batch_end, mx.callback.Speedometer(self.batch_size, 50)],
+                       # the Speedometer must not reset the metric: the history reads the whole epoch's
+                       batch_end_callback=[monitor.batch_end,
+                                           mx.callback.Speedometer(self.batch_size, 50, auto_reset=False)],
                        epoch_end_callback=epoch_end + [monitor.epoch_end])
 
 

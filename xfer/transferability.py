@@ -441,13 +441,17 @@ def candidate_layers(handler, skip_superseded=False):
     classifier then does worse on it (``benchmarks/transferability.py``). The layers inside
     residual blocks are left out too (the block output, where the skip connection rejoins,
     stays): it keeps a deep residual network's candidates to a few dozen
-    (``ModelHandler.get_layers_inside_residual_blocks``).
+    (``ModelHandler.get_layers_inside_residual_blocks``). So are the layers that only BatchNorm
+    layers read (``ModelHandler.get_layers_read_only_by_batch_norm``), such as the convolutions of a
+    stage's first block: the network only ever uses their outputs normalised, while the raw maps'
+    arbitrary channel scales can win LogME and then classify worse than the block outputs
+    (``benchmarks/imagenet_transfer.py``).
     """
     below_output = handler.layer_names[:-1]
     candidates = [name for name in below_output if handler.get_layer_type(name) in FEATURE_LAYER_TYPES]
     if skip_superseded:
-        inside_blocks = set(handler.get_layers_inside_residual_blocks())
-        candidates = [name for name in candidates if name not in inside_blocks and not _superseded(handler, name)]
+        left_out = set(handler.get_layers_inside_residual_blocks()) | set(handler.get_layers_read_only_by_batch_norm())
+        candidates = [name for name in candidates if name not in left_out and not _superseded(handler, name)]
     if not candidates:
         raise ValueError('The network has no layer of the types {} below its output layer; name the layers to '
                          'score with layer_names. Layers: {}'.format(list(FEATURE_LAYER_TYPES), below_output))

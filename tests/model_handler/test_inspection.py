@@ -161,3 +161,15 @@ def test_layers_inside_residual_blocks_are_those_a_skip_bypasses():
     module = mx.mod.Module(mx.sym.SoftmaxOutput(mx.sym.FullyConnected(branches, num_hidden=2, name='head'), name='softmax'))
     handler = ModelHandler(module)
     assert handler.get_layers_inside_residual_blocks() == ['inner_act', 'inner_fc']  # branches are no skip
+
+
+def test_layers_read_only_by_batch_norm_are_those_every_reader_normalises():
+    data = mx.sym.var('data')
+    normalised = mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name='normalised')
+    bn = mx.sym.BatchNorm(normalised, name='bn')
+    also_raw = mx.sym.Convolution(bn, kernel=(1, 1), num_filter=2, name='also_raw')
+    both = mx.sym.elemwise_add(mx.sym.BatchNorm(also_raw, name='bn_b'), also_raw, name='both')
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(both, num_hidden=2, name='fc'), name='softmax')
+    handler = ModelHandler(mx.mod.Module(net))
+    # also_raw reaches the sum un-normalised too; a BatchNorm output is read by other layers
+    assert handler.get_layers_read_only_by_batch_norm() == ['normalised']

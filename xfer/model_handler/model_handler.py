@@ -94,6 +94,15 @@ class ModelHandler:
         graph = self._graph()
         return graph.names_of(graph.layers_inside_residual_blocks())
 
+    def get_layers_read_only_by_batch_norm(self):
+        """Names of the layers whose output only BatchNorm layers read, in graph order.
+
+        The network never uses such an output as it is, only normalised: in EfficientNet or a
+        ResNet these are the convolutions, each followed by its BatchNorm.
+        """
+        graph = self._graph()
+        return graph.names_of(graph.layers_read_only_by_batch_norm())
+
     def get_layer_parameters(self, layer_names):
         """Names of the arg and aux params of the given layers, e.g. ``['conv1_weight', 'conv1_bias']``."""
         _check_is_list(layer_names, 'layer_names')

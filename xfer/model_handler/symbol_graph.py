@@ -107,6 +107,15 @@ class SymbolGraph:
                 inside.append(node_id)
         return inside
 
+    def layers_read_only_by_batch_norm(self):
+        """Indices of the layers whose output every reader normalises: all readers are BatchNorm layers."""
+        reader_types = [set() for _ in self.nodes]
+        for node in self.nodes:
+            for source, _, _ in node['inputs']:
+                reader_types[source].add(node['op'])
+        return [node_id for node_id, types in enumerate(reader_types)
+                if self.is_layer(node_id) and types == {consts.BATCH_NORM}]
+
     def names_of(self, node_ids):
         return [self.nodes[node_id]['name'] for node_id in node_ids]
 
