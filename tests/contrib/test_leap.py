@@ -5,19 +5,11 @@ import pytest
 from mxnet import autograd, gluon
 
 from tests.contrib.leap_reference import loss_went_up, task_meta_gradient
+from tests.contrib.networks import small_network
 from xfer.contrib.xfer_leap import Leap, Task, sinusoid_tasks, train_on_task
 
-HIDDEN = 4
 NUM_STEPS = 6
 LEARNING_RATE = 0.9  # large enough that some steps raise the loss, so the stabiliser matters
-
-
-def small_network(seed=3):
-    mx.random.seed(seed)
-    net = gluon.nn.Sequential()
-    net.add(gluon.nn.Dense(HIDDEN, in_units=1, activation='tanh'), gluon.nn.Dense(1, in_units=HIDDEN))
-    net.initialize(mx.init.Normal(1.0))
-    return net
 
 
 def as_reference_params(net):

@@ -9,6 +9,7 @@ from mxnet import gluon
 
 import xfer.contrib.xfer_leap as leap
 from tests.contrib.leap_reference import task_meta_gradient
+from tests.contrib.networks import small_network
 from tests.saved_files import companion, reseal
 from xfer.contrib.xfer_leap import LeapMetaRepurposer, MetaLogger, image_class_tasks, sinusoid_tasks
 from xfer.serialization import SavedFileError
@@ -16,14 +17,6 @@ from xfer.serialization import SavedFileError
 matplotlib.use('Agg')
 
 TASK_LEARNING_RATE = 0.1
-
-
-def small_network(seed=3, hidden=4):
-    mx.random.seed(seed)
-    net = gluon.nn.Sequential()
-    net.add(gluon.nn.Dense(hidden, in_units=1, activation='tanh'), gluon.nn.Dense(1, in_units=hidden))
-    net.initialize(mx.init.Normal(1.0))
-    return net
 
 
 def params_of(net):
