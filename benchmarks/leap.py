@@ -8,6 +8,7 @@ Also times one inner training step with and without Leap's bookkeeping.
 
     python benchmarks/leap.py --families sinusoid               # about 10 min on 2 busy cores
     python benchmarks/leap.py --families images --append        # about 10 min, added to the same report
+    python benchmarks/leap.py --step-times                      # only the CPU time per inner step (a minute)
     python benchmarks/leap.py --sinusoid-meta-iterations 20 --image-meta-iterations 5 --eval-tasks 10 \
         --output /tmp/leap.md                                   # quick check
 """
@@ -214,8 +215,6 @@ def bare_gluon_loop(net, task, loss_function, trainer, steps):
 def family_report(family, args):
     made, seconds = initialisations(family, args)
     results = {method: evaluate(made[method], family) for method in family.methods}
-    seconds_per_step = step_seconds(family)
-    plain, with_leap, bare = (seconds_per_step[kind] for kind in ('plain', 'Leap', 'bare'))
     better = 'lower' if family.score_name == 'test MSE' else 'higher'
     lines = ['## {}'.format(family.name), '',
              '{} held-out tasks; {} meta-iterations of {} tasks, {} inner SGD steps at lr {}; Leap with an SGD '
@@ -242,10 +241,17 @@ def family_report(family, args):
         lines.append('{} beats scratch and joint pretraining on {} (to 3 decimals) at every budget: **{}**{}.'.format(
             method, family.score_name, 'no' if misses else 'yes',
             ' (not better than {})'.format(', '.join(misses)) if misses else ''))
-    lines += ['', 'CPU time per inner step: `train_on_task` without Leap {:.3f} ms, with Leap {:.3f} ms: **{:.2f}x** '
-              '(target <= 1.3x); bare Gluon loop (forward, backward, step) {:.3f} ms, so with Leap {:.2f}x the bare '
-              'loop.'.format(plain * 1e3, with_leap * 1e3, with_leap / plain, bare * 1e3, with_leap / bare), '']
+    lines += ['', step_time_line(family), '']
     return '\n'.join(lines)
+
+
+def step_time_line(family):
+    """The report's line on the CPU time per inner step, with and without Leap and in a bare Gluon loop."""
+    seconds_per_step = step_seconds(family)
+    plain, with_leap, bare = (seconds_per_step[kind] for kind in ('plain', 'Leap', 'bare'))
+    return ('CPU time per inner step: `train_on_task` without Leap {:.3f} ms, with Leap {:.3f} ms: **{:.2f}x** '
+            '(target <= 1.3x); bare Gluon loop (forward, backward, step) {:.3f} ms, so with Leap {:.2f}x the bare '
+            'loop.'.format(plain * 1e3, with_leap * 1e3, with_leap / plain, bare * 1e3, with_leap / bare))
 
 
 def compare(leap_score, other_score, better):
@@ -268,8 +274,14 @@ def main(argv=None):
     parser.add_argument('--output', default=os.path.join(REPO, 'benchmarks', 'results', 'leap.md'))
     parser.add_argument('--append', action='store_true',
                         help='add the sections to the end of --output (run the families one at a time)')
+    parser.add_argument('--step-times', action='store_true',
+                        help='only print the CPU time per inner step of each family (no meta-training, no report)')
     args = parser.parse_args(argv)
     builders = {'sinusoid': sinusoid_family, 'images': image_family}
+    if args.step_times:
+        for name in args.families:
+            print('{}: {}'.format(name, step_time_line(builders[name](args))), flush=True)
+        return
     sections = [family_report(builders[name](args), args) for name in args.families]
     run = ['{} | MXNet {} | {} | OMP_NUM_THREADS={} | machine shared with other jobs while it ran'.format(
                time.strftime('%Y-%m-%d'), mx.__version__, cpu_model(), os.environ.get('OMP_NUM_THREADS', 'unset')),

@@ -51,7 +51,7 @@ class Leap:
         Its parameters; default ``{'learning_rate': 0.01}``.
     window : int
         Steps remembered before their terms are added up together (a few array operations per
-        window rather than per step); memory: about ``2 * window`` copies of the parameters.
+        window rather than per step); memory: ``2 * (window + 1)`` copies of the parameters.
     """
 
     def __init__(self, model, norm=True, stabilizer=True, meta_optimizer='sgd', meta_optimizer_params=None,
@@ -68,11 +68,10 @@ class Leap:
         optimizer_params = {'learning_rate': 0.01} if meta_optimizer_params is None else dict(meta_optimizer_params)
         self._meta_updater = mx.optimizer.get_updater(mx.optimizer.create(meta_optimizer, **optimizer_params))
         self.window = check_integer('window', window)
-        self._size = sum(int(np.prod(self.initialisation[index].shape)) for index in self._trainable)
         self._gradient_sum = None
         self.num_tasks = 0
-        self._path = _Path()
-        self._flat_views = None
+        self._path = _Path(self.window, [self.initialisation[index] for index in self._trainable])
+        self._sources = None
 
     @property
     def parameter_names(self):
@@ -87,10 +86,10 @@ class Leap:
     def start_task(self):
         """Begin a task's training path at the initialisation (written into the model)."""
         self.restore_initialisation()
-        self._path = _Path()
+        self._path.clear()
         trainable = [self._params[index] for index in self._trainable]
-        self._flat_views = ([param.data().reshape((-1,)) for param in trainable]
-                            + [param.grad().reshape((-1,)) for param in trainable])
+        self._sources = ([param.data().reshape((-1,)) for param in trainable],
+                         [param.grad().reshape((-1,)) for param in trainable])
 
     def update(self, loss, grad_scale=1.0):
         """Record the current point of the task's path; call after ``backward`` and before the step.
@@ -103,19 +102,17 @@ class Leap:
             The parameters' gradients are ``grad_scale`` times the gradient of that mean loss:
             pass the batch size when ``backward`` ran on the summed loss.
         """
-        if self._flat_views is None:
+        if self._sources is None:
             raise RuntimeError('update() before start_task(): start every task with start_task()')
-        point = self._snapshot()
-        if grad_scale != 1.0:
-            point[self._size:] /= grad_scale
-        self._path.add(self._loss(loss), point)
+        parameters, gradients = self._sources
+        self._path.add(self._loss(loss), parameters, gradients, grad_scale)
         if self._path.num_steps >= self.window:
-            self._add_terms(self._path.take_steps())
+            self._add_path_terms()
 
-    def _snapshot(self):
-        """The meta-learned parameters and their gradients, end to end in one new vector (one array
-        operation per step, which is most of Leap's cost per step)."""
-        return mx.nd.concat(*self._flat_views, dim=0)
+    def _add_path_terms(self):
+        """Add up the steps remembered so far; the latest point stays as the start of the next step."""
+        self._add_terms(*self._path.steps())
+        self._path.keep_last_point()
 
     def end_task(self, final_loss=None):
         """Finish the task's path and add it to the meta-batch.
@@ -126,14 +123,14 @@ class Leap:
             The loss at the parameters after the last step, which closes the last step's term;
             None leaves the last step out.
         """
-        if not self._path.points:
+        if not self._path.num_points:
             raise RuntimeError('end_task() without a training step: call update() after each backward pass')
         if final_loss is not None:
-            self._path.add(self._loss(final_loss), self._snapshot())  # its gradient part is never used
+            self._path.add(self._loss(final_loss), self._sources[0])  # the gradient there is never used
         if self._path.num_steps:
-            self._add_terms(self._path.take_steps())
-        self._path = _Path()
-        self._flat_views = None
+            self._add_path_terms()
+        self._path.clear()
+        self._sources = None
         self.num_tasks += 1
 
     def meta_gradient(self):
@@ -164,27 +161,23 @@ class Leap:
             loss = loss.mean()
         return loss if loss.shape == (1,) else loss.reshape((1,))
 
-    def _add_terms(self, path):
-        """Add the terms of the steps along ``path`` to the meta-gradient sum.
+    def _add_terms(self, losses, parameters, gradients):
+        """Add the terms of the steps along a path to the meta-gradient sum.
 
-        Each point is a row ``[theta_i, g_i]``. With ``D`` the differences of consecutive rows and
-        ``w`` the per-step weights (1, or 1 / length), the sum of the terms is the parameter half
-        of ``w D`` plus the gradient half of ``(w * delta_f) [rows before each step]``: a few array
-        operations per window, whatever its length."""
-        losses, points = path
-        size = self._size
-        rows = mx.nd.stack(*points)
-        differences = rows[1:] - rows[:-1]
+        Row ``i`` of ``parameters`` and ``gradients`` is ``theta_i`` and ``g_i``. With ``D`` the
+        differences of consecutive parameter rows and ``w`` the per-step weights (1, or 1 / length),
+        the sum of the terms is ``w D + (w * delta_f) G``, with ``G`` the gradient rows before each
+        step: a few array operations per window, whatever its length."""
+        steps = parameters[1:] - parameters[:-1]
         loss_changes = losses[1:] - losses[:-1]
         if self.stabilizer:
             loss_changes = -loss_changes.abs()
         if self.norm:
-            step_norms = mx.nd.norm(differences.reshape((0, 2, size)), axis=2)
-            step_norms = mx.nd.slice_axis(step_norms, axis=1, begin=0, end=1).reshape((-1,))
-            weights = 1.0 / mx.nd.maximum(mx.nd.sqrt(step_norms.square() + loss_changes.square()), _SMALLEST_LENGTH)
+            weights = 1.0 / mx.nd.maximum(mx.nd.sqrt(_squared_row_norms(steps) + loss_changes.square()),
+                                          _SMALLEST_LENGTH)
         else:
             weights = mx.nd.ones_like(loss_changes)
-        total = mx.nd.dot(weights, differences)[:size] + mx.nd.dot(weights * loss_changes, rows[:-1])[size:]
+        total = mx.nd.dot(weights, steps) + mx.nd.dot(weights * loss_changes, gradients[:-1])
         if self._gradient_sum is None:
             self._gradient_sum = -total
         else:
@@ -192,26 +185,72 @@ class Leap:
 
 
 class _Path:
-    """The part of a task's training path not yet added up: its points (each the parameters and the
-    gradient there, end to end) and the losses at them."""
+    """The part of a task's training path not yet added up: the losses at its points, and the
+    parameters and gradients there, each point a row of two arrays allocated once. Copying the
+    model's arrays into slices of those rows costs far less per step than MXNet's ``concat`` into
+    a new vector, and needs no ``stack`` of those vectors per window."""
 
-    def __init__(self):
-        self.losses, self.points = [], []
+    def __init__(self, window, parameters):
+        ends = np.cumsum([parameter.size for parameter in parameters]).tolist()
+        shape, context, dtype = (window + 1, ends[-1]), parameters[0].context, parameters[0].dtype
+        self._parameters = mx.nd.zeros(shape, ctx=context, dtype=dtype)
+        self._gradients = mx.nd.zeros(shape, ctx=context, dtype=dtype)
+        self._slices = [_row_slices(self._parameters[row], ends) for row in range(window + 1)]
+        self._gradient_slices = [_row_slices(self._gradients[row], ends) for row in range(window + 1)]
+        self._losses = []
+
+    @property
+    def num_points(self):
+        return len(self._losses)
 
     @property
     def num_steps(self):
-        return max(len(self.points) - 1, 0)
+        return max(self.num_points - 1, 0)
 
-    def add(self, loss, point):
-        self.losses.append(loss)
-        self.points.append(point)
+    def add(self, loss, parameters, gradients=None, grad_scale=1.0):
+        """Copy the model's flat ``parameters`` (and ``gradients``, divided by ``grad_scale``) into
+        the next row."""
+        row = self.num_points
+        if gradients is None:
+            _copy_all(parameters, self._slices[row])
+        else:
+            _copy_all(list(parameters) + list(gradients), self._slices[row] + self._gradient_slices[row])
+            if grad_scale != 1.0:
+                self._gradients[row] /= grad_scale
+        self._losses.append(loss)
 
-    def take_steps(self):
-        """The losses (one vector) and the points so far; keeps the latest point as the start of the
-        next step."""
-        taken = (mx.nd.concat(*self.losses, dim=0), self.points)
-        self.losses, self.points = self.losses[-1:], self.points[-1:]
-        return taken
+    def steps(self):
+        """The losses (one vector), parameters and gradients of the points so far."""
+        count = self.num_points
+        return mx.nd.concat(*self._losses, dim=0), self._parameters[:count], self._gradients[:count]
+
+    def keep_last_point(self):
+        """Forget every point but the latest, which becomes the first row (the start of the next step)."""
+        last = self.num_points - 1
+        self._parameters[last].copyto(self._parameters[0])
+        self._gradients[last].copyto(self._gradients[0])
+        self._losses = self._losses[-1:]
+
+    def clear(self):
+        self._losses = []
+
+
+def _row_slices(row, ends):
+    """Views of the consecutive pieces of ``row`` that end at ``ends``."""
+    return [row[begin:end] for begin, end in zip([0] + ends[:-1], ends)]
+
+
+def _copy_all(sources, targets):
+    """Copy every source array into its target in one MXNet operation, which costs about half as
+    much per step on the CPU as one ``copyto`` per array. ``amp_multicast`` casts its inputs to
+    their widest type: the parameters and gradients share the buffers' type, so it only copies."""
+    mx.nd.amp_multicast(*sources, num_outputs=len(sources), out=targets)
+
+
+def _squared_row_norms(rows):
+    """Each row's squared Euclidean length (a batched dot product: MXNet's ``norm`` along an axis
+    is several times slower on the CPU)."""
+    return mx.nd.batch_dot(rows.expand_dims(1), rows.expand_dims(2)).reshape((-1,))
 
 
 def _initialised_data(param):
