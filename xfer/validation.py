@@ -180,7 +180,7 @@ def check_training_labels(iterator, class_count):
         check_finite(data, 'The training data')
     else:
         iterator.reset()
-        labels = np.concatenate([batch.label[0].asnumpy().ravel() for batch in iterator])
+        labels = np.concatenate([batch.label[0][:_real_rows(batch)].asnumpy().ravel() for batch in iterator])
         iterator.reset()
     check_several_classes(checked_labels(labels, 'The training labels', class_count))
 

@@ -428,3 +428,7 @@ def test_the_padding_of_a_last_batch_is_not_checked():
     assert batch.pad == 2
     with pytest.raises(StopIteration):
         checked.next()
+
+
+def test_the_padding_of_a_last_batch_is_not_read_as_training_labels():
+    validation.check_training_labels(_PaddedWithGarbage(), class_count=2)
