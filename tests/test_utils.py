@@ -1,8 +1,9 @@
-"""xfer.utils: context functions to and from their saved names."""
+"""xfer.utils: context functions to and from their saved names, and unit-length feature rows."""
 import mxnet as mx
+import numpy as np
 import pytest
 
-from xfer.utils import as_context_function, deserialize_ctx_fn, serialize_ctx_fn
+from xfer.utils import as_context_function, deserialize_ctx_fn, l2_normalize_rows, serialize_ctx_fn
 
 
 def test_context_functions_round_trip():
@@ -22,3 +23,11 @@ def test_serialize_rejects_anything_else(bad):
 def test_deserialize_rejects_anything_else(bad):
     with pytest.raises(ValueError, match='Unknown context function name'):
         deserialize_ctx_fn(bad)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_rows_are_scaled_to_unit_length_in_their_own_dtype(dtype):
+    features = np.array([[3.0, 4.0], [0.0, 0.0], [-1e-3, 0.0]], dtype=dtype)
+    normalized = l2_normalize_rows(features)
+    assert normalized.dtype == dtype
+    np.testing.assert_allclose(normalized, [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]], rtol=1e-6)

@@ -3,6 +3,7 @@ import mxnet as mx
 import numpy as np
 
 from .sampled_mlp import compile_graph, flatten_concat
+from .utils import l2_normalize_rows
 
 #: Seed of the weight samples drawn by :meth:`BnnClassifier.predict`.
 PREDICTION_SEED = 0
@@ -16,9 +17,7 @@ def l2_normalize(features):
     Deep features differ in scale from one source network and layer to another; unit rows give
     the network's weights, and so the prior on them, the same meaning whatever the source.
     """
-    features = np.asarray(features, dtype=np.float32)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, np.finfo(np.float32).tiny)
+    return l2_normalize_rows(np.asarray(features, dtype=np.float32))
 
 
 #: Feature normalisers by the name they are saved under.

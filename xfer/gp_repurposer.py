@@ -9,6 +9,7 @@ from scipy.special import softmax
 
 from .meta_model_repurposer import MetaModelRepurposer
 from .serialization import SavedFileError, read_npz, require, warn_xfer11_file, write_npz
+from .utils import l2_normalize_rows
 
 _NPZ_SUFFIX = '_gp.npz'
 _SITE_FIELDS = ('site_natural_means', 'site_precisions', 'posterior_means', 'posterior_variances')
@@ -127,10 +128,7 @@ class GpRepurposer(MetaModelRepurposer):
     def _normalized(self, features):
         """The features as float64, L2-normalised per row if asked."""
         features = np.asarray(features, dtype=np.float64)
-        if not self.apply_l2_norm:
-            return features
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        return features / np.where(norms > 0, norms, 1.0)
+        return l2_normalize_rows(features) if self.apply_l2_norm else features
 
     def serialize(self, file_prefix):
         """Write the classifiers' data, kernel and EP sites to ``<file_prefix>_gp.npz``; return the rest."""

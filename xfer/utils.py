@@ -1,5 +1,7 @@
-"""Small conversions shared across xfer: context functions to and from their saved names."""
+"""Small conversions shared across xfer: context functions to and from their saved names, and
+unit-length feature rows."""
 import mxnet as mx
+import numpy as np
 
 _CONTEXT_FUNCTIONS = {'cpu': mx.cpu, 'gpu': mx.gpu}
 
@@ -25,3 +27,9 @@ def as_context_function(value):
         return deserialize_ctx_fn(value)
     serialize_ctx_fn(value)  # raises ValueError for anything but mx.cpu and mx.gpu
     return value
+
+
+def l2_normalize_rows(features):
+    """Every row of the float array ``features`` scaled to unit L2 norm, in its own dtype (all-zero rows stay zero)."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.maximum(norms, np.finfo(features.dtype).tiny)
